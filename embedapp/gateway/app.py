@@ -1,0 +1,44 @@
+"""The gateway's app factory: `uvicorn embedapp.gateway.app:create_app --factory`."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from embedapp.celery_app import create_celery
+from embedapp.gateway.errors import install_error_handlers
+from embedapp.gateway.results import ResultReader
+from embedapp.gateway.routes import collections, documents, health, tasks
+from embedapp.gateway.services import Services
+from embedapp.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A gateway serving these settings (the environment's by default)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Services]]:
+        celery = create_celery(settings)
+        redis = Redis.from_url(settings.result_backend)
+        results = ResultReader(redis, celery.backend)
+        try:
+            yield {"services": Services(settings=settings, celery=celery, results=results)}
+        finally:
+            await results.close()
+            await redis.aclose()
+            celery.close()
+
+    app = FastAPI(
+        title="embedapp",
+        summary="Documents in over HTTP, embedded by Celery workers, stored in Qdrant.",
+        version="0.1.0",
+        lifespan=lifespan,
+        # `curl -d '{...}'` sends form content-type; read the body as JSON anyway.
+        strict_content_type=False,
+    )
+    install_error_handlers(app)
+    for module in (documents, collections, tasks, health):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,97 @@
+"""Read and await task results in Redis without a thread per request.
+
+Celery's Redis backend PUBLISHes every state it stores on a channel named like the
+result key; one pub/sub connection serves every waiting request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from celery import states
+from celery.backends.redis import RedisBackend
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from embedapp.errors import UnavailableError
+
+
+class ResultReader:
+    """Task metas from the result backend, read and awaited on the event loop."""
+
+    def __init__(self, redis: Redis, backend: RedisBackend) -> None:
+        self._redis = redis
+        self._backend = backend
+        self._pubsub = redis.pubsub()
+        self._waiting: dict[str, list[asyncio.Future[dict[str, Any]]]] = {}
+        self._listener: asyncio.Task[None] | None = None
+
+    def _key(self, task_id: str) -> str:
+        return self._backend.get_key_for_task(task_id).decode()
+
+    async def read(self, task_id: str) -> dict[str, Any]:
+        """The stored meta of a task (status PENDING when the backend has none)."""
+        try:
+            raw = await self._redis.get(self._key(task_id))
+        except RedisError as exc:
+            raise UnavailableError("the result backend (Redis) is unreachable") from exc
+        if raw is None:
+            return {"status": states.PENDING, "result": None}
+        return self._backend.decode_result(raw)
+
+    async def ping(self) -> None:
+        """Raise if Redis does not answer."""
+        await self._redis.ping()
+
+    async def forget(self, task_id: str) -> None:
+        """Drop a result nobody will read again."""
+        await self._redis.delete(self._key(task_id))
+
+    async def wait(self, task_id: str, timeout: float) -> dict[str, Any]:
+        """The task's meta once it is ready; TimeoutError after `timeout` seconds."""
+        key = self._key(task_id)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        waiters = self._waiting.setdefault(key, [])
+        waiters.append(future)
+        try:
+            if len(waiters) == 1:
+                await self._pubsub.subscribe(key)
+                self._ensure_listener()
+            # The result may have been stored before the subscription took effect.
+            meta = await self.read(task_id)
+            if meta["status"] in states.READY_STATES:
+                return meta
+            return await asyncio.wait_for(future, timeout)
+        finally:
+            waiters.remove(future)
+            if not waiters:
+                del self._waiting[key]
+                await self._pubsub.unsubscribe(key)
+
+    def _ensure_listener(self) -> None:
+        if self._listener is None or self._listener.done():
+            self._listener = asyncio.create_task(self._listen())
+
+    async def _listen(self) -> None:
+        while self._waiting:
+            message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            if not message or message["type"] != "message":
+                continue
+            meta = self._backend.decode_result(message["data"])
+            if meta["status"] not in states.READY_STATES:
+                continue
+            channel = message["channel"]
+            channel = channel.decode() if isinstance(channel, bytes) else channel
+            for future in self._waiting.get(channel, []):
+                if not future.done():
+                    future.set_result(meta)
+
+    async def close(self) -> None:
+        """Stop listening and release the connection."""
+        if self._listener:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+        await self._pubsub.aclose()

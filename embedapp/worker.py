@@ -1,0 +1,50 @@
+"""Worker process lifecycle: which queues a worker serves, and one model per prefork child."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import signals
+
+from celeryconfig import EMBED_QUEUES
+from embedapp import model
+from embedapp.celery_app import celery_app
+from embedapp.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+
+class _WorkerRole:
+    """Set in the parent before fork, so every child inherits it."""
+
+    concurrency = 1
+    embeds = True
+
+
+@signals.celeryd_init.connect
+def _select_queues(sender: str, options: dict[str, Any], **_: Any) -> None:
+    # Without -Q a worker embeds: the store queue needs its single owner (`embedapp
+    # store-worker`) because embedded Qdrant admits only one process.
+    queues = options.get("queues")
+    if not queues:
+        celery_app.amqp.queues.select(list(EMBED_QUEUES))
+        queues = EMBED_QUEUES
+    elif isinstance(queues, str):
+        queues = queues.split(",")
+    _WorkerRole.embeds = any(q in EMBED_QUEUES for q in queues)
+
+
+@signals.worker_init.connect
+def _remember_concurrency(sender: Any, **_: Any) -> None:
+    _WorkerRole.concurrency = int(sender.concurrency or 1)
+
+
+@signals.worker_process_init.connect
+def _load_model(**_: Any) -> None:
+    # Runs in each prefork child after fork: never load torch in the parent (CUDA forbids
+    # it after fork, and OpenMP thread pools do not survive it).
+    if not _WorkerRole.embeds:
+        return
+    settings = get_settings()
+    model.init_embedder(settings, threads=model.threads_per_child(_WorkerRole.concurrency))
