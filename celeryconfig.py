@@ -4,11 +4,14 @@
 because each one was chosen against a failure we would otherwise see in production.
 """
 
-from typing import Any
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from kombu import Exchange, Queue
 
-from embedapp.settings import Settings
+if TYPE_CHECKING:
+    from embedapp.settings import Settings
 
 INTERACTIVE_QUEUE = "embed.interactive"
 BULK_QUEUE = "embed.bulk"
@@ -47,8 +50,10 @@ def build(settings: Settings) -> dict[str, Any]:
         # Flower shows tasks only from events; sent events show queued ones too.
         "worker_send_task_events": True,
         "task_send_sent_event": True,
-        "task_queues": [Queue(name, EXCHANGE, routing_key=name, durable=True) for name in (
-            INTERACTIVE_QUEUE, BULK_QUEUE, STORE_QUEUE)],
+        "task_queues": [
+            Queue(name, EXCHANGE, routing_key=name, durable=True)
+            for name in (INTERACTIVE_QUEUE, BULK_QUEUE, STORE_QUEUE)
+        ],
         "task_default_queue": BULK_QUEUE,
         "task_default_exchange": EXCHANGE.name,
         "task_default_routing_key": BULK_QUEUE,

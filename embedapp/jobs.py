@@ -22,8 +22,9 @@ def record_progress(
     backend: Backend, job_id: str, *, collection: str, total: int, done: int
 ) -> None:
     """Report how many of a job's documents are embedded so far."""
-    backend.store_result(job_id, {"collection": collection, "total": total, "done": done},
-                         EMBEDDING)
+    backend.store_result(
+        job_id, {"collection": collection, "total": total, "done": done}, EMBEDDING
+    )
 
 
 def to_status(job_id: str, meta: dict[str, Any]) -> TaskStatus | None:
@@ -32,8 +33,11 @@ def to_status(job_id: str, meta: dict[str, Any]) -> TaskStatus | None:
     if state == states.PENDING:
         return None
     if state in states.PROPAGATE_STATES:
-        reason = f"{type(result).__name__}: {result}" if isinstance(result, BaseException) \
+        reason = (
+            f"{type(result).__name__}: {result}"
+            if isinstance(result, BaseException)
             else str(result)
+        )
         return TaskStatus(task_id=job_id, state="failed", error=reason)
     info = result if isinstance(result, dict) else {}
     state_name = {QUEUED: "queued", states.SUCCESS: "stored"}.get(state, "embedding")

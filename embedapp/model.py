@@ -96,11 +96,18 @@ def load_embedder(settings: Settings, *, threads: int | None = None) -> Embedder
         torch.set_num_threads(threads)
     device = pick_device(settings.device)
     model = SentenceTransformer(source, device=device)
-    embedder = Embedder(model=model, model_id=settings.model_id, device=device,
-                        batch_size=settings.batch_size)
+    embedder = Embedder(
+        model=model, model_id=settings.model_id, device=device, batch_size=settings.batch_size
+    )
     embedder.encode(["warm up the kernels and the tokenizer"])
-    log.info("model %s loaded on %s (pid %d, %d torch threads, dim %d)",
-             settings.model_id, device, os.getpid(), torch.get_num_threads(), embedder.dimension)
+    log.info(
+        "model %s loaded on %s (pid %d, %d torch threads, dim %d)",
+        settings.model_id,
+        device,
+        os.getpid(),
+        torch.get_num_threads(),
+        embedder.dimension,
+    )
     return embedder
 
 
@@ -132,4 +139,3 @@ def init_embedder(settings: Settings, *, threads: int | None = None) -> Embedder
 def get_embedder(settings: Settings) -> Embedder:
     """This process's model, loading it on first use where no worker signal did."""
     return _embedder or init_embedder(settings)
-

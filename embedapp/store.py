@@ -80,8 +80,9 @@ class VectorStore:
         params = found.config.params.vectors
         assert isinstance(params, models.VectorParams)  # we only create single-vector collections
         points = self.client.count(name, exact=True).count
-        return CollectionInfo(name=name, points=points, dimension=params.size,
-                              model=metadata.get("model"))
+        return CollectionInfo(
+            name=name, points=points, dimension=params.size, model=metadata.get("model")
+        )
 
     def get_document(
         self, collection: str, doc_id: str, *, with_vector: bool = False
@@ -89,8 +90,9 @@ class VectorStore:
         """One stored document, or None."""
         if not self.client.collection_exists(collection):
             return None
-        found = self.client.retrieve(collection, [point_id(collection, doc_id)],
-                                     with_payload=True, with_vectors=with_vector)
+        found = self.client.retrieve(
+            collection, [point_id(collection, doc_id)], with_payload=True, with_vectors=with_vector
+        )
         if not found:
             return None
         payload = found[0].payload or {}

@@ -36,13 +36,15 @@ def embed_documents(self: Any, job: dict[str, Any]) -> dict[str, Any]:
     ingest = IngestJob.model_validate(job)
     embedder = model.get_embedder(get_settings())
     if embedder.model_id != ingest.model:
-        raise ConflictError(f"job asks for model {ingest.model!r}; this worker serves "
-                            f"{embedder.model_id!r}")
+        raise ConflictError(
+            f"job asks for model {ingest.model!r}; this worker serves {embedder.model_id!r}"
+        )
     total = len(ingest.documents)
 
     def report(done: int) -> None:
-        jobs.record_progress(self.backend, ingest.job_id, collection=ingest.collection,
-                             total=total, done=done)
+        jobs.record_progress(
+            self.backend, ingest.job_id, collection=ingest.collection, total=total, done=done
+        )
 
     report(0)
     vectors = embedder.encode([d.text for d in ingest.documents], progress=report)

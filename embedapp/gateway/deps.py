@@ -22,6 +22,8 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 CollectionName = Annotated[
     str,
-    Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$",
-         description="Letters, digits, `_`, `-` and `.`; up to 128 characters."),
+    Path(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$",
+        description="Letters, digits, `_`, `-` and `.`; up to 128 characters.",
+    ),
 ]

@@ -21,6 +21,8 @@ def _describe(error: dict) -> str:
     if error.get("type") == "json_invalid":
         reason = error.get("ctx", {}).get("error", "")
         return f"body is not valid JSON ({reason} at character {error['loc'][-1]})"
+    if tuple(error.get("loc", ())) == ("body",) and error.get("type") == "model_attributes_type":
+        return "body must be a JSON object; send it with Content-Type: application/json"
     where = ".".join(str(part) for part in error.get("loc", ()) if part != "body") or "body"
     return f"{where}: {error.get('msg', 'invalid')}"
 

@@ -44,21 +44,24 @@ class Services:
                 f"the message broker is unreachable ({self.settings.broker_url.split('@')[-1]})"
             ) from exc
 
-    async def submit_ingest(
-        self, collection: str, documents: list[DocumentIn]
-    ) -> str:
+    async def submit_ingest(self, collection: str, documents: list[DocumentIn]) -> str:
         """Record a job as queued and publish embed → store; returns the job id."""
         job_id = str(uuid.uuid4())
-        job = IngestJob(job_id=job_id, collection=collection, model=self.settings.model_id,
-                        documents=documents)
-        await anyio.to_thread.run_sync(partial(
-            jobs.record_queued, self.celery.backend, job_id,
-            collection=collection, total=len(documents)))
-        pipeline = (
-            self.celery.signature("embedapp.embed_documents", args=(job.model_dump(),),
-                                  queue=BULK_QUEUE)
-            | self.celery.signature("embedapp.store.upsert", queue=STORE_QUEUE)
+        job = IngestJob(
+            job_id=job_id, collection=collection, model=self.settings.model_id, documents=documents
         )
+        await anyio.to_thread.run_sync(
+            partial(
+                jobs.record_queued,
+                self.celery.backend,
+                job_id,
+                collection=collection,
+                total=len(documents),
+            )
+        )
+        pipeline = self.celery.signature(
+            "embedapp.embed_documents", args=(job.model_dump(),), queue=BULK_QUEUE
+        ) | self.celery.signature("embedapp.store.upsert", queue=STORE_QUEUE)
         try:
             await self.publish(pipeline.apply_async, task_id=job_id)
         except EmbedappError:
@@ -69,14 +72,15 @@ class Services:
     async def call(self, name: str, *args: Any, queue: str) -> Any:
         """Run a task on a worker and return its result, without blocking the event loop."""
         task_id = str(uuid.uuid4())
-        await self.publish(self.celery.send_task, name=name, args=args, queue=queue,
-                           task_id=task_id)
+        await self.publish(
+            self.celery.send_task, name=name, args=args, queue=queue, task_id=task_id
+        )
         try:
             meta = await self.results.wait(task_id, self.settings.request_timeout_s)
         except TimeoutError as exc:
             raise GatewayTimeoutError(
-                f"no worker answered within {self.settings.request_timeout_s:g} s "
-                f"(task {task_id})") from exc
+                f"no worker answered within {self.settings.request_timeout_s:g} s (task {task_id})"
+            ) from exc
         await self.results.forget(task_id)
         result = meta["result"]
         if meta["status"] == states.SUCCESS:

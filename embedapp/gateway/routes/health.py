@@ -49,5 +49,6 @@ async def ready(services: ServicesDep) -> JSONResponse:
         workers = await anyio.to_thread.run_sync(_probe_workers, services)
     checks["workers"] = workers
     ok = checks["broker"] == "ok" and checks["result_backend"] == "ok" and bool(workers)
-    return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks},
-                        status_code=200 if ok else 503)
+    return JSONResponse(
+        {"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503
+    )

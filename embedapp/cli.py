@@ -1,0 +1,144 @@
+"""`embedapp`: run the whole service on one machine, or each part alone."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from celeryconfig import EMBED_QUEUES, STORE_QUEUE
+from embedapp.preflight import problems
+from embedapp.settings import Settings, get_settings
+from embedapp.supervise import Child, Supervisor
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+console = Console(stderr=True)
+
+Concurrency = Annotated[
+    int | None,
+    typer.Option(
+        "--concurrency",
+        "-c",
+        help="Prefork children (default: EMBEDAPP_WORKER_CONCURRENCY, "
+        "else one per core). Each loads the model once.",
+    ),
+]
+
+
+def _settings_or_exit() -> Settings:
+    """The settings, after checking RabbitMQ and Redis answer: a clear message, no traceback."""
+    settings = get_settings()
+    found = problems(settings)
+    for problem in found:
+        console.print(f"[red]error:[/] {problem}")
+    if found:
+        raise typer.Exit(code=2)
+    return settings
+
+
+def _worker_argv(
+    settings: Settings, *, queues: str, name: str, concurrency: int | None
+) -> list[str]:
+    argv = [
+        "worker",
+        "--queues",
+        queues,
+        "--hostname",
+        f"{name}@%h",
+        "--loglevel",
+        settings.log_level,
+    ]
+    concurrency = concurrency or settings.worker_concurrency
+    if concurrency:
+        argv += ["--concurrency", str(concurrency)]
+    return argv
+
+
+@app.command()
+def gateway(
+    host: Annotated[str | None, typer.Option(help="Default: EMBEDAPP_GATEWAY_HOST.")] = None,
+    port: Annotated[int | None, typer.Option(help="Default: EMBEDAPP_GATEWAY_PORT.")] = None,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
+) -> None:
+    """Run the HTTP gateway (never loads the model)."""
+    import uvicorn
+
+    settings = _settings_or_exit()
+    uvicorn.run(
+        "embedapp.gateway.app:create_app",
+        factory=True,
+        workers=workers,
+        host=host or settings.gateway_host,
+        port=port or settings.gateway_port,
+        log_level=settings.log_level.lower(),
+    )
+
+
+@app.command()
+def worker(concurrency: Concurrency = None) -> None:
+    """Run an embed worker: consumes embed.interactive and embed.bulk, one model per child."""
+    from embedapp.celery_app import celery_app
+
+    settings = _settings_or_exit()
+    celery_app.worker_main(
+        _worker_argv(settings, queues=",".join(EMBED_QUEUES), name="embed", concurrency=concurrency)
+    )
+
+
+@app.command("store-worker")
+def store_worker(
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            "--concurrency",
+            "-c",
+            help="Only with EMBEDAPP_QDRANT_URL: embedded Qdrant admits one process.",
+        ),
+    ] = 1,
+) -> None:
+    """Run the store worker: the one owner of the embedded Qdrant store."""
+    from embedapp.celery_app import celery_app
+
+    settings = _settings_or_exit()
+    if concurrency > 1 and not settings.qdrant_url:
+        console.print(
+            "[red]error:[/] embedded Qdrant admits one process; "
+            "set EMBEDAPP_QDRANT_URL to run more than one store child"
+        )
+        raise typer.Exit(code=2)
+    celery_app.worker_main(
+        _worker_argv(settings, queues=STORE_QUEUE, name="store", concurrency=concurrency)
+    )
+
+
+@app.command()
+def serve(concurrency: Concurrency = None) -> None:
+    """Run gateway, embed worker, store worker and Flower together; Ctrl-C stops them all."""
+    settings = _settings_or_exit()
+    celery = [sys.executable, "-m", "celery", "-A", "embedapp"]
+    children = [
+        Child(
+            "store worker",
+            [*celery, *_worker_argv(settings, queues=STORE_QUEUE, name="store", concurrency=1)],
+        ),
+        Child(
+            "embed worker",
+            [
+                *celery,
+                *_worker_argv(
+                    settings, queues=",".join(EMBED_QUEUES), name="embed", concurrency=concurrency
+                ),
+            ],
+        ),
+        Child("gateway", [sys.executable, "-m", "embedapp", "gateway"]),
+        Child(
+            "flower", [*celery, "flower", f"--port={settings.flower_port}", "--address=127.0.0.1"]
+        ),
+    ]
+    console.print(
+        f"embedapp: gateway http://{settings.gateway_host}:{settings.gateway_port}  "
+        f"flower http://127.0.0.1:{settings.flower_port}"
+    )
+    raise typer.Exit(code=Supervisor(children, console=console).run())

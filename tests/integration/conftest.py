@@ -1,0 +1,186 @@
+"""One `embedapp serve` for the whole session: gateway, prefork embed worker (--concurrency 2),
+store worker and Flower as real processes against the real RabbitMQ and Redis."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from kombu import Connection
+
+from celeryconfig import BULK_QUEUE, INTERACTIVE_QUEUE, STORE_QUEUE
+from embedapp.preflight import problems
+from embedapp.settings import Settings
+
+STARTUP_TIMEOUT_S = 180
+TASK_TIMEOUT_S = 120
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Service:
+    """The running service and how to reach it."""
+
+    url: str
+    env: dict[str, str]
+    log: Path
+    process: subprocess.Popen[bytes]
+    client: httpx.Client
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def ingest(self, collection: str, documents: list[dict[str, Any]]) -> dict[str, Any]:
+        response = self.client.post(
+            f"/v1/collections/{collection}/documents", json={"documents": documents}
+        )
+        assert response.status_code == 202, response.text
+        return response.json()
+
+    def wait_for(
+        self,
+        task_id: str,
+        *,
+        until: Callable[[dict[str, Any]], bool] | None = None,
+        timeout: float = TASK_TIMEOUT_S,
+    ) -> dict[str, Any]:
+        """Poll the task until it is stored or failed (or `until` holds)."""
+        until = until or (lambda status: status["state"] in ("stored", "failed"))
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.client.get(f"/v1/tasks/{task_id}").json()
+            if until(status):
+                return status
+            assert time.monotonic() < deadline, f"task {task_id} stuck at {status}"
+            time.sleep(0.1)
+
+
+def _purge_queues(broker_url: str) -> None:
+    # Leftovers from an interrupted run would be consumed by this session's workers.
+    with Connection(broker_url) as conn:
+        channel = conn.channel()
+        for queue in (INTERACTIVE_QUEUE, BULK_QUEUE, STORE_QUEUE):
+            try:
+                channel.queue_purge(queue)
+            except Exception:  # not declared yet: nothing to purge
+                channel = conn.channel()
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every live process below pid (children run in sessions of their own, so walk ppids)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier}
+        found |= frontier
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+
+
+def _wait_ready(service: Service) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        assert service.process.poll() is None, f"embedapp serve exited:\n{service.log_text()}"
+        try:
+            response = service.client.get("/ready")
+            workers = response.json().get("checks", {}).get("workers", [])
+            loaded = service.log_text().count("loaded on")
+            if response.status_code == 200 and len(workers) >= 2 and loaded >= 2:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(
+        f"embedapp serve not ready in {STARTUP_TIMEOUT_S} s:\n{service.log_text()[-5000:]}"
+    )
+
+
+@pytest.fixture(scope="session")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """`embedapp serve --concurrency 2` for the whole session; stopped with SIGINT at the end."""
+    base = Settings()
+    missing = problems(base)
+    assert not missing, "integration tests need RabbitMQ and Redis:\n" + "\n".join(
+        map(str, missing)
+    )
+    _purge_queues(base.broker_url)
+    data_dir = tmp_path_factory.mktemp("data")
+    port, flower_port = _free_port(), _free_port()
+    env = {
+        **os.environ,
+        "EMBEDAPP_DATA_DIR": str(data_dir),
+        "EMBEDAPP_GATEWAY_PORT": str(port),
+        "EMBEDAPP_FLOWER_PORT": str(flower_port),
+        "EMBEDAPP_LOG_LEVEL": "INFO",
+    }
+    log = data_dir / "serve.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "embedapp", "serve", "--concurrency", "2"],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    with httpx.Client(base_url=url, timeout=60) as client:
+        svc = Service(url=url, env=env, log=log, process=process, client=client)
+        try:
+            _wait_ready(svc)
+            yield svc
+        finally:
+            tree = _descendants(process.pid)
+            process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+            try:
+                code = process.wait(timeout=90)
+            finally:
+                if process.poll() is None:
+                    os.killpg(process.pid, signal.SIGKILL)
+    # Ctrl-C must stop every part: gateway, both workers with their children, Flower.
+    assert code == 0, f"embedapp serve exited with {code}:\n{log.read_text()[-3000:]}"
+    orphans = {pid for pid in tree if _alive(pid)}
+    assert not orphans, f"processes left behind by embedapp serve: {orphans}"
+
+
+@pytest.fixture
+def collection() -> str:
+    """A collection of the test's own."""
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def reference_model() -> Any:
+    """The model as the library itself loads it, to check the workers' vectors against."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(Settings().model_source, device="cpu")

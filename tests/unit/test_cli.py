@@ -1,0 +1,43 @@
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.mark.parametrize("command", ["serve", "worker", "store-worker", "gateway"])
+def test_a_missing_broker_and_backend_are_named_with_how_to_start_them(command: str) -> None:
+    env = {
+        **os.environ,
+        "EMBEDAPP_BROKER_URL": "amqp://guest:guest@127.0.0.1:1//",
+        "EMBEDAPP_RESULT_BACKEND": "redis://127.0.0.1:1/0",
+        "COLUMNS": "200",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "embedapp", command],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "RabbitMQ does not answer at amqp://127.0.0.1:1//" in result.stderr
+    assert "rabbitmq-server -detached" in result.stderr
+    assert "Redis does not answer at redis://127.0.0.1:1/0" in result.stderr
+    assert "redis-server --daemonize yes" in result.stderr
+    assert "guest:guest" not in result.stderr  # credentials are not echoed
+    assert "Traceback" not in result.stderr
+
+
+def test_more_than_one_store_child_needs_a_qdrant_server() -> None:
+    env = {**os.environ, "COLUMNS": "200"}
+    env.pop("EMBEDAPP_QDRANT_URL", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "embedapp", "store-worker", "-c", "2"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "EMBEDAPP_QDRANT_URL" in result.stderr

@@ -1,0 +1,54 @@
+from typing import Any
+
+import numpy as np
+import pytest
+
+from embedapp import model
+from embedapp.settings import Settings
+
+
+def test_threads_are_split_between_children() -> None:
+    assert model.threads_per_child(2, cores=2) == 1
+    assert model.threads_per_child(1, cores=8) == 8
+    assert model.threads_per_child(4, cores=2) == 1
+
+
+def test_auto_device_prefers_cuda_then_mps_then_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert model.pick_device("auto") == "cuda"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert model.pick_device("auto") == "mps"
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert model.pick_device("auto") == "cpu"
+    assert model.pick_device("cuda:1") == "cuda:1"
+
+
+def test_vectors_round_trip_through_base64() -> None:
+    vector = np.random.default_rng(0).standard_normal(384).astype(np.float32)
+    assert model.decode_vector(model.encode_vector(vector)) == vector.tolist()
+
+
+def test_content_hash_depends_on_text_and_model() -> None:
+    assert model.content_hash("a", "m") == model.content_hash("a", "m")
+    assert model.content_hash("a", "m") != model.content_hash("a", "n")
+    assert model.content_hash("a", "m") != model.content_hash("b", "m")
+
+
+@pytest.fixture(scope="module")
+def embedder() -> model.Embedder:
+    return model.load_embedder(Settings(_env_file=None, batch_size=4, device="cpu"), threads=1)
+
+
+def test_encode_keeps_the_callers_order_and_reports_progress(embedder: model.Embedder) -> None:
+    texts = [f"text {i} " + "word " * (37 * i % 50) for i in range(40)]
+    done: list[int] = []
+    vectors = embedder.encode(texts, progress=done.append)
+    expected = embedder.model.encode(texts, normalize_embeddings=True)
+    assert vectors.shape == (40, embedder.dimension)
+    cosines: Any = np.sum(vectors * expected, axis=1)
+    assert cosines.min() > 0.9999
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert done == sorted(done) and done[-1] == 40 and len(done) > 1
