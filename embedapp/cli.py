@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from celeryconfig import EMBED_QUEUES, STORE_QUEUE
+from celeryconfig import STORE_QUEUE
 from embedapp.preflight import problems
 from embedapp.settings import Settings, get_settings
 from embedapp.supervise import Child, Supervisor
@@ -39,17 +39,13 @@ def _settings_or_exit() -> Settings:
 
 
 def _worker_argv(
-    settings: Settings, *, queues: str, name: str, concurrency: int | None
+    settings: Settings, *, queues: str | None, name: str, concurrency: int | None
 ) -> list[str]:
-    argv = [
-        "worker",
-        "--queues",
-        queues,
-        "--hostname",
-        f"{name}@%h",
-        "--loglevel",
-        settings.log_level,
-    ]
+    # Without --queues a worker serves the embed queues (see embedapp.worker): the same
+    # command the README gives for adding embed workers on other hosts.
+    argv = ["worker", "--hostname", f"{name}@%h", "--loglevel", settings.log_level]
+    if queues:
+        argv += ["--queues", queues]
     concurrency = concurrency or settings.worker_concurrency
     if concurrency:
         argv += ["--concurrency", str(concurrency)]
@@ -83,7 +79,7 @@ def worker(concurrency: Concurrency = None) -> None:
 
     settings = _settings_or_exit()
     celery_app.worker_main(
-        _worker_argv(settings, queues=",".join(EMBED_QUEUES), name="embed", concurrency=concurrency)
+        _worker_argv(settings, queues=None, name="embed", concurrency=concurrency)
     )
 
 
@@ -127,9 +123,7 @@ def serve(concurrency: Concurrency = None) -> None:
             "embed worker",
             [
                 *celery,
-                *_worker_argv(
-                    settings, queues=",".join(EMBED_QUEUES), name="embed", concurrency=concurrency
-                ),
+                *_worker_argv(settings, queues=None, name="embed", concurrency=concurrency),
             ],
         ),
         Child("gateway", [sys.executable, "-m", "embedapp", "gateway"]),

@@ -1,0 +1,18 @@
+# One image for every part: the command picks gateway, worker, store-worker or flower.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
+    EMBEDAPP_DATA_DIR=/data
+WORKDIR /app
+
+# The CPU build of torch first, from PyTorch's CPU index: PyPI's Linux wheel pulls in CUDA (GBs).
+RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+
+COPY pyproject.toml README.md celeryconfig.py ./
+COPY embedapp ./embedapp
+RUN pip install .
+
+RUN useradd --create-home --uid 10001 embedapp && mkdir -p /data && chown embedapp /data
+USER embedapp
+EXPOSE 8000 5555
+CMD ["embedapp", "gateway", "--host", "0.0.0.0"]
