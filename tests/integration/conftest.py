@@ -22,6 +22,7 @@ from kombu import Connection
 from celeryconfig import BULK_QUEUE, INTERACTIVE_QUEUE, STORE_QUEUE
 from embedapp.preflight import problems
 from embedapp.settings import Settings
+from tests.procs import descendants, survivors
 
 STARTUP_TIMEOUT_S = 180
 TASK_TIMEOUT_S = 120
@@ -82,30 +83,6 @@ def _purge_queues(broker_url: str) -> None:
                 channel = conn.channel()
 
 
-def _descendants(pid: int) -> set[int]:
-    """Every live process below pid (children run in sessions of their own, so walk ppids)."""
-    parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        parents[int(stat.parent.name)] = int(fields[1])
-    found, frontier = set(), {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier}
-        found |= frontier
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
-
-
 def _wait_ready(service: Service) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -158,7 +135,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
             _wait_ready(svc)
             yield svc
         finally:
-            tree = _descendants(process.pid)
+            tree = descendants(process.pid)
             process.send_signal(signal.SIGINT)  # what Ctrl-C sends
             try:
                 code = process.wait(timeout=90)
@@ -167,7 +144,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
                     os.killpg(process.pid, signal.SIGKILL)
     # Ctrl-C must stop every part: gateway, both workers with their children, Flower.
     assert code == 0, f"embedapp serve exited with {code}:\n{log.read_text()[-3000:]}"
-    orphans = {pid for pid in tree if _alive(pid)}
+    orphans = survivors(tree)
     assert not orphans, f"processes left behind by embedapp serve: {orphans}"
 
 

@@ -5,20 +5,24 @@ import sys
 import pytest
 
 
-@pytest.mark.parametrize("command", ["serve", "worker", "store-worker", "gateway"])
-def test_a_missing_broker_and_backend_are_named_with_how_to_start_them(command: str) -> None:
-    env = {
-        **os.environ,
-        "EMBEDAPP_BROKER_URL": "amqp://guest:guest@127.0.0.1:1//",
-        "EMBEDAPP_RESULT_BACKEND": "redis://127.0.0.1:1/0",
-        "COLUMNS": "200",
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "embedapp", command],
-        env=env,
+def _embedapp(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {**os.environ, "COLUMNS": "200", **env}
+    environ.pop("EMBEDAPP_QDRANT_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "embedapp", *args],
+        env=environ,
         capture_output=True,
         text=True,
         timeout=60,
+    )
+
+
+@pytest.mark.parametrize("command", ["serve", "worker", "store-worker", "gateway"])
+def test_a_missing_broker_and_backend_are_named_with_how_to_start_them(command: str) -> None:
+    result = _embedapp(
+        command,
+        EMBEDAPP_BROKER_URL="amqp://guest:guest@127.0.0.1:1//",
+        EMBEDAPP_RESULT_BACKEND="redis://127.0.0.1:1/0",
     )
     assert result.returncode == 2
     assert "RabbitMQ does not answer at amqp://127.0.0.1:1//" in result.stderr
@@ -30,14 +34,6 @@ def test_a_missing_broker_and_backend_are_named_with_how_to_start_them(command: 
 
 
 def test_more_than_one_store_child_needs_a_qdrant_server() -> None:
-    env = {**os.environ, "COLUMNS": "200"}
-    env.pop("EMBEDAPP_QDRANT_URL", None)
-    result = subprocess.run(
-        [sys.executable, "-m", "embedapp", "store-worker", "-c", "2"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _embedapp("store-worker", "-c", "2")
     assert result.returncode == 2
     assert "EMBEDAPP_QDRANT_URL" in result.stderr

@@ -1,21 +1,13 @@
-import os
 import time
+from pathlib import Path
 
 from rich.console import Console
 
 from embedapp.supervise import Child, Supervisor
+from tests.procs import survivors
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with open(f"/proc/{pid}/stat") as stat:
-        return stat.read().rpartition(")")[2].split()[0] != "Z"
-
-
-def test_when_one_part_dies_all_parts_and_their_children_stop(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_when_one_part_dies_all_parts_and_their_children_stop(tmp_path: Path) -> None:
     pids = tmp_path / "pids"
     # A part that ignores SIGTERM and has a child of its own: only a group SIGKILL stops both.
     stubborn = f"trap '' TERM; sleep 300 & echo $! >> {pids}; echo $$ >> {pids}; wait"
@@ -27,6 +19,6 @@ def test_when_one_part_dies_all_parts_and_their_children_stop(tmp_path) -> None:
     started = time.monotonic()
     assert supervisor.run() == 1
     assert time.monotonic() - started < 30
-    recorded = [int(line) for line in pids.read_text().split()]
+    recorded = {int(line) for line in pids.read_text().split()}
     assert len(recorded) == 2
-    assert not [pid for pid in recorded if _alive(pid)]
+    assert survivors(recorded) == set()
