@@ -59,8 +59,9 @@ def build(settings: Settings) -> dict[str, Any]:
         "task_default_routing_key": BULK_QUEUE,
         "task_routes": {
             "embedapp.embed_documents": {"queue": BULK_QUEUE},
+            "embedapp.embed_texts": {"queue": INTERACTIVE_QUEUE},
             "embedapp.store.*": {"queue": STORE_QUEUE},
         },
-        "include": ["embedapp.tasks"],
+        "include": ["embedapp.tasks.embed", "embedapp.tasks.store"],
         "worker_hijack_root_logger": True,
     }

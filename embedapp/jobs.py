@@ -1,5 +1,5 @@
 """Job state in the result backend, shared by the gateway (which records and reads it)
-and the tasks (which report progress). The job id is the id of the chain's last task,
+and the tasks (which report progress). A job's id is the id of its chain's last task,
 so Celery itself stores the final result (or the failure) under it."""
 
 from typing import Any
@@ -11,17 +11,27 @@ from embedapp.schemas import TaskStatus
 
 QUEUED = "QUEUED"
 EMBEDDING = "EMBEDDING"
+RESULT_FIELDS = (
+    "collection",
+    "total",
+    "done",
+    "embedded",
+    "unchanged",
+    "stored",
+    "deleted",
+    "truncated",
+)
 
 
-def record_queued(backend: Backend, job_id: str, *, collection: str, total: int) -> None:
+def record_queued(backend: Backend, job_id: str, **info: Any) -> None:
     """Mark a job accepted, so its id is known (not PENDING) before any worker sees it."""
-    backend.store_result(job_id, {"collection": collection, "total": total, "done": 0}, QUEUED)
+    backend.store_result(job_id, info, QUEUED)
 
 
 def record_progress(
     backend: Backend, job_id: str, *, collection: str, total: int, done: int
 ) -> None:
-    """Report how many of a job's documents are embedded so far."""
+    """Report how many of a job's documents are done so far."""
     backend.store_result(
         job_id, {"collection": collection, "total": total, "done": done}, EMBEDDING
     )
@@ -40,12 +50,8 @@ def to_status(job_id: str, meta: dict[str, Any]) -> TaskStatus | None:
         )
         return TaskStatus(task_id=job_id, state="failed", error=reason)
     info = result if isinstance(result, dict) else {}
-    state_name = {QUEUED: "queued", states.SUCCESS: "stored"}.get(state, "embedding")
-    return TaskStatus(
-        task_id=job_id,
-        state=state_name,
-        collection=info.get("collection"),
-        total=info.get("total"),
-        done=info.get("done"),
-        stored=info.get("stored"),
-    )
+    if state == states.SUCCESS:
+        name = "deleted" if info.get("kind") == "delete" else "stored"
+    else:
+        name = "queued" if state == QUEUED else "embedding"
+    return TaskStatus(task_id=job_id, state=name, **{k: info.get(k) for k in RESULT_FIELDS})

@@ -6,7 +6,6 @@ module (the worker parent, the gateway) never pulls them in.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import logging
 import os
@@ -58,8 +57,38 @@ class Embedder:
     def dimension(self) -> int:
         return int(self.model.get_embedding_dimension())
 
-    def encode(self, texts: Sequence[str], *, progress: Progress | None = None) -> np.ndarray:
-        """Unit-length float32 vectors in the caller's order, reporting progress as it goes."""
+    @property
+    def max_tokens(self) -> int:
+        """Tokens the model reads per text, special tokens included; the rest is cut off."""
+        return int(self.model.max_seq_length)
+
+    @property
+    def max_content_tokens(self) -> int:
+        """Tokens of a text itself that fit in the model's window."""
+        return self.max_tokens - self.model.tokenizer.num_special_tokens_to_add(pair=False)
+
+    def token_counts(self, texts: Sequence[str]) -> list[int]:
+        """Tokens each text takes untruncated, special tokens included."""
+        encoded = self.model.tokenizer(
+            list(texts), add_special_tokens=True, truncation=False, verbose=False
+        )
+        return [len(ids) for ids in encoded["input_ids"]]
+
+    def token_offsets(self, text: str) -> list[tuple[int, int]]:
+        """(start, end) characters of each token of the text."""
+        encoded = self.model.tokenizer(
+            text,
+            add_special_tokens=False,
+            truncation=False,
+            return_offsets_mapping=True,
+            verbose=False,
+        )
+        return [tuple(span) for span in encoded["offset_mapping"]]
+
+    def encode(
+        self, texts: Sequence[str], *, progress: Progress | None = None, normalize: bool = True
+    ) -> np.ndarray:
+        """float32 vectors (unit length by default) in the caller's order, with progress."""
         # Sorting by length groups similar lengths into batches, so little is spent on padding;
         # encoding a few batches per call lets progress be reported on long jobs.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -70,7 +99,7 @@ class Embedder:
             out[idx] = self.model.encode(
                 [texts[i] for i in idx],
                 batch_size=self.batch_size,
-                normalize_embeddings=True,
+                normalize_embeddings=normalize,
                 convert_to_numpy=True,
                 show_progress_bar=False,
             )
@@ -111,19 +140,9 @@ def load_embedder(settings: Settings, *, threads: int | None = None) -> Embedder
     return embedder
 
 
-def encode_vector(vector: np.ndarray) -> str:
-    """float32 little-endian bytes, base64."""
-    return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")
-
-
-def decode_vector(data: str) -> list[float]:
-    """Inverse of encode_vector."""
-    return np.frombuffer(base64.b64decode(data), dtype="<f4").tolist()
-
-
-def content_hash(text: str, model_id: str) -> str:
-    """Identifies a text as embedded by one model: same hash, same vector."""
-    return hashlib.sha256(f"{model_id}\0{text}".encode()).hexdigest()
+def content_hash(text: str, model_id: str, chunking: str = "") -> str:
+    """Identifies a text as embedded by one model (and split one way): same hash, same vectors."""
+    return hashlib.sha256(f"{model_id}\0{chunking}\0{text}".encode()).hexdigest()
 
 
 _embedder: Embedder | None = None

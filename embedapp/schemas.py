@@ -1,10 +1,25 @@
-"""Pydantic models at the edges: HTTP bodies and the messages tasks pass each other."""
+"""Pydantic models of the HTTP API: what clients send and what they get back."""
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 
-DocId = StrictStr
+from embedapp.messages import Chunk, Chunking
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("text must not be blank")
+    return value
 
 
 class Document(BaseModel):
@@ -12,16 +27,13 @@ class Document(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: DocId | None = Field(None, min_length=1, max_length=256, description="Generated if absent.")
+    id: StrictStr | None = Field(
+        None, min_length=1, max_length=256, description="Generated if absent."
+    )
     text: StrictStr = Field(min_length=1)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
-    @field_validator("text")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("text must not be blank")
-        return value
+    _text_not_blank = field_validator("text")(_not_blank)
 
 
 class IngestRequest(BaseModel):
@@ -30,6 +42,9 @@ class IngestRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     documents: list[Document] = Field(min_length=1)
+    chunking: Chunking | None = Field(
+        None, description="Split texts longer than the model's window; default: truncate them."
+    )
 
 
 class IngestAccepted(BaseModel):
@@ -41,7 +56,14 @@ class IngestAccepted(BaseModel):
     ids: list[str]
 
 
-TaskState = Literal["queued", "embedding", "stored", "failed"]
+class TaskAccepted(BaseModel):
+    """202 answer for work that runs in the background."""
+
+    task_id: str
+    state: Literal["queued"] = "queued"
+
+
+TaskState = Literal["queued", "embedding", "stored", "deleted", "failed"]
 
 
 class TaskStatus(BaseModel):
@@ -50,10 +72,20 @@ class TaskStatus(BaseModel):
     task_id: str
     state: TaskState
     collection: str | None = None
-    total: int | None = None
-    done: int | None = None
+    total: int | None = Field(None, description="Documents in the job.")
+    done: int | None = Field(None, description="Documents embedded or found unchanged so far.")
+    embedded: int | None = None
+    unchanged: int | None = Field(None, description="Same id and text as stored: not re-embedded.")
     stored: int | None = None
+    deleted: int | None = Field(None, description="Points removed by a delete.")
+    truncated: list[str] | None = Field(None, description="Ids of texts cut to the model's window.")
     error: str | None = None
+
+
+class StoredChunk(Chunk):
+    """One chunk of a chunked document."""
+
+    text: str
 
 
 class StoredDocument(BaseModel):
@@ -64,7 +96,8 @@ class StoredDocument(BaseModel):
     metadata: dict[str, Any]
     model: str
     content_hash: str
-    vector: list[float] | None = None
+    chunks: list[StoredChunk] | None = Field(None, description="Present for chunked documents.")
+    vector: list[float] | None = Field(None, description="Unchunked documents, on request.")
 
 
 class CollectionInfo(BaseModel):
@@ -76,33 +109,118 @@ class CollectionInfo(BaseModel):
     model: str | None
 
 
-# Messages between tasks (JSON over RabbitMQ).
+class CollectionList(BaseModel):
+    collections: list[CollectionInfo]
 
 
-class DocumentIn(BaseModel):
-    """A document with its final id, as the embed task receives it."""
+FilterValue = StrictStr | StrictInt | StrictBool | list[StrictStr | StrictInt]
 
+
+class SearchRequest(BaseModel):
+    """Body of POST /v1/collections/{collection}/search."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    query: StrictStr = Field(min_length=1)
+    top_k: int = Field(10, ge=1, le=1000)
+    filter: dict[str, FilterValue] = Field(
+        default_factory=dict,
+        description="Metadata field → value (equal) or list of values (any of them).",
+    )
+    with_text: bool = True
+
+    _query_not_blank = field_validator("query")(_not_blank)
+
+
+class SearchHit(BaseModel):
     id: str
-    text: str
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    score: float
+    text: str | None = None
+    metadata: dict[str, Any]
+    chunk: Chunk | None = None
 
 
-class IngestJob(BaseModel):
-    """What the gateway publishes for one ingest request."""
-
-    job_id: str
-    collection: str
+class SearchResponse(BaseModel):
     model: str
-    documents: list[DocumentIn]
+    hits: list[SearchHit]
 
 
-class EmbeddedJob(BaseModel):
-    """What the embed task hands the store task: documents with their vectors."""
+# OpenAI's embeddings API (https://platform.openai.com/docs/api-reference/embeddings).
 
-    job_id: str
-    collection: str
+
+class EmbeddingsRequest(BaseModel):
+    input: StrictStr | list[StrictStr] = Field(description="A text or a list of texts.")
+    model: StrictStr
+    encoding_format: Literal["float", "base64"] = "float"
+    dimensions: int | None = Field(None, ge=1, description="Keep the first N dimensions.")
+    user: str | None = None
+
+    @field_validator("input")
+    @classmethod
+    def _inputs_not_empty(cls, value: str | list[str]) -> str | list[str]:
+        texts = [value] if isinstance(value, str) else value
+        if not texts:
+            raise ValueError("input must hold at least one text")
+        for index, text in enumerate(texts):
+            if not text:
+                raise ValueError(f"input[{index}] is empty")
+        return value
+
+    @property
+    def texts(self) -> list[str]:
+        return [self.input] if isinstance(self.input, str) else list(self.input)
+
+
+class Embedding(BaseModel):
+    object: Literal["embedding"] = "embedding"
+    embedding: list[float] | str
+    index: int
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    total_tokens: int
+
+
+class EmbeddingsResponse(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[Embedding]
     model: str
-    dimension: int
-    documents: list[DocumentIn]
-    # float32 little-endian, base64: a quarter of the bytes of a JSON float list.
-    vectors_b64: list[str]
+    usage: Usage
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int = 0
+    owned_by: str = "embedapp"
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+class EmbedRequest(BaseModel):
+    """POST /embed: text-embeddings-inference's body, or the older design's `{"text": ...}`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    inputs: StrictStr | list[StrictStr] | None = None
+    text: StrictStr | None = None
+    normalize: bool = True
+    truncate: bool = False
+
+    @model_validator(mode="after")
+    def _one_input(self) -> "EmbedRequest":
+        if (self.inputs is None) == (self.text is None):
+            raise ValueError("send either `inputs` (a text or a list) or `text`")
+        texts = self.texts
+        if not texts or not all(texts):
+            raise ValueError("inputs must be non-empty texts")
+        return self
+
+    @property
+    def texts(self) -> list[str]:
+        value = self.inputs if self.inputs is not None else self.text
+        return [value] if isinstance(value, str) else list(value or [])

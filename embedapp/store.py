@@ -1,4 +1,4 @@
-"""Qdrant: collections, upserts and reads, on an embedded path or a server URL.
+"""Qdrant: collections, upserts, reads, search and deletes, on an embedded path or a server URL.
 
 Embedded storage admits one process, so only the `store` queue's consumer opens it.
 """
@@ -6,75 +6,133 @@ Embedded storage admits one process, so only the `store` queue's consumer opens 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from qdrant_client import QdrantClient, models
 
-from embedapp.errors import ConflictError
-from embedapp.schemas import CollectionInfo, StoredDocument
+from embedapp.errors import ConflictError, NotFoundError
+from embedapp.schemas import CollectionInfo, FilterValue, SearchHit, StoredChunk, StoredDocument
 from embedapp.settings import Settings
 
 # Fixed forever: point ids derive from it, so changing it would duplicate every document.
 POINT_NAMESPACE = uuid.UUID("5b8e3c52-7f3a-4a7e-9d61-2c0f0c6f1e7d")
 UPSERT_BATCH = 256
+CHUNK_FIELDS = ("index", "count", "start", "end")
 
 
-def point_id(collection: str, doc_id: str) -> str:
+def point_id(collection: str, doc_id: str, chunk: int | None = None) -> str:
     """Deterministic id: a re-sent or redelivered document overwrites itself."""
-    return str(uuid.uuid5(POINT_NAMESPACE, f"{collection}/{doc_id}"))
+    key = f"{collection}/{doc_id}" if chunk is None else f"{collection}/{doc_id}#{chunk}"
+    return str(uuid.uuid5(POINT_NAMESPACE, key))
 
 
-def open_client(settings: Settings) -> QdrantClient:
-    """A client for the configured Qdrant server, else for the embedded store."""
+def open_store(settings: Settings) -> VectorStore:
+    """The configured Qdrant server, else the embedded store under the data dir."""
     if settings.qdrant_url:
         api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
-        return QdrantClient(url=settings.qdrant_url, api_key=api_key)
+        return VectorStore(QdrantClient(url=settings.qdrant_url, api_key=api_key), server=True)
     path = settings.embedded_qdrant_path
     path.mkdir(parents=True, exist_ok=True)
-    return QdrantClient(path=str(path))
+    return VectorStore(QdrantClient(path=str(path)), server=False)
+
+
+def _doc_filter(doc_id: str) -> models.Filter:
+    return models.Filter(
+        must=[models.FieldCondition(key="doc_id", match=models.MatchValue(value=doc_id))]
+    )
+
+
+def metadata_filter(conditions: dict[str, FilterValue]) -> models.Filter | None:
+    """Each metadata field equal to a value, or to any of a list of values."""
+    if not conditions:
+        return None
+    must: list[Any] = [
+        models.FieldCondition(
+            key=f"metadata.{field}",
+            match=models.MatchAny(any=value)
+            if isinstance(value, list)
+            else models.MatchValue(value=value),
+        )
+        for field, value in conditions.items()
+    ]
+    return models.Filter(must=must)
 
 
 class VectorStore:
     """The operations embedapp needs from Qdrant."""
 
-    def __init__(self, client: QdrantClient) -> None:
+    def __init__(self, client: QdrantClient, *, server: bool) -> None:
         self.client = client
+        self.server = server
+
+    def check_model(self, name: str, *, model: str, dimension: int | None = None) -> bool:
+        """Whether the collection exists; ConflictError if it holds another model's vectors."""
+        if not self.client.collection_exists(name):
+            return False
+        info = self.info(name)
+        if info.model != model or (dimension is not None and info.dimension != dimension):
+            raise ConflictError(
+                f"collection {name!r} holds {info.dimension}-d vectors of model {info.model!r}; "
+                f"this service embeds with {model!r}. Use another collection, or delete this one."
+            )
+        return True
 
     def ensure_collection(self, name: str, *, dimension: int, model: str) -> None:
         """Create the collection on first use; refuse vectors from another model."""
-        if not self.client.collection_exists(name):
+        if not self.check_model(name, model=model, dimension=dimension):
             self.client.create_collection(
                 name,
                 vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE),
                 metadata={"model": model, "dimension": dimension},
             )
-            return
-        info = self.info(name)
-        if info.model != model or info.dimension != dimension:
-            raise ConflictError(
-                f"collection {name!r} holds {info.dimension}-d vectors of model {info.model!r}; "
-                f"this worker embeds {dimension}-d vectors with {model!r}"
-            )
+            if self.server:  # embedded Qdrant scans; a server needs the index for fast deletes
+                self.client.create_payload_index(name, "doc_id", models.PayloadSchemaType.KEYWORD)
 
-    def upsert(
-        self,
-        collection: str,
-        *,
-        vectors: Sequence[Sequence[float]],
-        payloads: Sequence[dict[str, Any]],
-    ) -> int:
-        """Write points in batches; ids come from each payload's doc_id."""
-        points = [
-            models.PointStruct(id=point_id(collection, p["doc_id"]), vector=list(v), payload=p)
-            for v, p in zip(vectors, payloads, strict=True)
-        ]
-        for start in range(0, len(points), UPSERT_BATCH):
-            self.client.upsert(collection, points[start : start + UPSERT_BATCH], wait=True)
-        return len(points)
+    def stored_versions(
+        self, name: str, doc_ids: Sequence[str]
+    ) -> dict[str, tuple[str, list[str]]]:
+        """For each stored document: its content hash and the ids of all its points."""
+        if not self.client.collection_exists(name):
+            return {}
+        ids = [pid for d in doc_ids for pid in (point_id(name, d), point_id(name, d, 0))]
+        found = self.client.retrieve(name, ids, with_payload=["doc_id", "content_hash", "chunk"])
+        versions = {}
+        for point in found:
+            payload = point.payload or {}
+            doc_id, chunk = payload["doc_id"], payload.get("chunk")
+            points = (
+                [point_id(name, doc_id, k) for k in range(chunk["count"])]
+                if chunk
+                else [point_id(name, doc_id)]
+            )
+            versions[doc_id] = (payload["content_hash"], points)
+        return versions
+
+    def upsert(self, name: str, points: Iterable[models.PointStruct]) -> int:
+        """Write points in batches."""
+        batch: list[models.PointStruct] = []
+        written = 0
+        for point in points:
+            batch.append(point)
+            if len(batch) == UPSERT_BATCH:
+                written += self._write(name, batch)
+                batch = []
+        return written + (self._write(name, batch) if batch else 0)
+
+    def _write(self, name: str, batch: list[models.PointStruct]) -> int:
+        self.client.upsert(name, batch, wait=True)
+        return len(batch)
+
+    def delete_points(self, name: str, ids: Sequence[str]) -> None:
+        """Remove points by id (left-over chunks of a document that changed)."""
+        if ids:
+            self.client.delete(name, models.PointIdsList(points=list(ids)), wait=True)
 
     def info(self, name: str) -> CollectionInfo:
         """Size, dimension and model of a collection."""
+        if not self.client.collection_exists(name):
+            raise NotFoundError(f"no collection {name!r}")
         found = self.client.get_collection(name)
         metadata = found.config.metadata or {}
         params = found.config.params.vectors
@@ -84,24 +142,101 @@ class VectorStore:
             name=name, points=points, dimension=params.size, model=metadata.get("model")
         )
 
-    def get_document(
-        self, collection: str, doc_id: str, *, with_vector: bool = False
-    ) -> StoredDocument | None:
-        """One stored document, or None."""
-        if not self.client.collection_exists(collection):
-            return None
-        found = self.client.retrieve(
-            collection, [point_id(collection, doc_id)], with_payload=True, with_vectors=with_vector
+    def list_collections(self) -> list[CollectionInfo]:
+        """Every collection, by name."""
+        names = sorted(c.name for c in self.client.get_collections().collections)
+        return [self.info(name) for name in names]
+
+    def get_document(self, name: str, doc_id: str, *, with_vector: bool = False) -> StoredDocument:
+        """One stored document, its chunks reassembled; NotFoundError if absent."""
+        points = []
+        if self.client.collection_exists(name):
+            points, _ = self.client.scroll(
+                name,
+                scroll_filter=_doc_filter(doc_id),
+                limit=10_000,
+                with_payload=True,
+                with_vectors=with_vector,
+            )
+        if not points:
+            raise NotFoundError(f"no document {doc_id!r} in collection {name!r}")
+        payloads = sorted(
+            (p.payload or {} for p in points), key=lambda p: p.get("chunk", {}).get("index", 0)
         )
-        if not found:
-            return None
-        payload = found[0].payload or {}
-        vector = found[0].vector if with_vector else None
+        first = payloads[0]
+        if "chunk" not in first:
+            vector = points[0].vector if with_vector else None
+            return StoredDocument(
+                id=doc_id,
+                text=first["text"],
+                metadata=first["metadata"],
+                model=first["model"],
+                content_hash=first["content_hash"],
+                vector=vector if isinstance(vector, list) else None,
+            )
+        chunks = [StoredChunk(text=p["text"], **p["chunk"]) for p in payloads]
         return StoredDocument(
-            id=payload["doc_id"],
-            text=payload["text"],
-            metadata=payload.get("metadata", {}),
-            model=payload["model"],
-            content_hash=payload["content_hash"],
-            vector=list(vector) if isinstance(vector, list) else None,
+            id=doc_id,
+            text=_reassemble(chunks),
+            metadata=first["metadata"],
+            model=first["model"],
+            content_hash=first["content_hash"],
+            chunks=chunks,
         )
+
+    def delete_document(self, name: str, doc_id: str) -> int:
+        """Remove a document and all its chunks; how many points went."""
+        if not self.client.collection_exists(name):
+            raise NotFoundError(f"no collection {name!r}")
+        count = self.client.count(name, count_filter=_doc_filter(doc_id), exact=True).count
+        if count == 0:
+            raise NotFoundError(f"no document {doc_id!r} in collection {name!r}")
+        self.client.delete(name, models.FilterSelector(filter=_doc_filter(doc_id)), wait=True)
+        return count
+
+    def delete_collection(self, name: str) -> int:
+        """Remove a collection; how many points it held."""
+        points = self.info(name).points
+        self.client.delete_collection(name)
+        return points
+
+    def search(
+        self,
+        name: str,
+        vector: Sequence[float],
+        *,
+        top_k: int,
+        conditions: dict[str, FilterValue],
+        with_text: bool,
+    ) -> list[SearchHit]:
+        """The nearest points, best first."""
+        if not self.client.collection_exists(name):
+            raise NotFoundError(f"no collection {name!r}")
+        found = self.client.query_points(
+            name,
+            query=list(vector),
+            limit=top_k,
+            query_filter=metadata_filter(conditions),
+            with_payload=True,
+        ).points
+        return [
+            SearchHit(
+                id=p["doc_id"],
+                score=point.score,
+                text=p["text"] if with_text else None,
+                metadata=p.get("metadata", {}),
+                chunk=p.get("chunk"),
+            )
+            for point in found
+            for p in [point.payload or {}]
+        ]
+
+
+def _reassemble(chunks: Sequence[StoredChunk]) -> str:
+    """The document's text from its overlapping chunks (each an exact slice of it)."""
+    text, covered = "", chunks[0].start
+    for chunk in chunks:
+        if chunk.end > covered:
+            text += chunk.text[max(0, covered - chunk.start) :]
+            covered = chunk.end
+    return text

@@ -9,7 +9,7 @@ from redis.asyncio import Redis
 from embedapp.celery_app import create_celery
 from embedapp.gateway.errors import install_error_handlers
 from embedapp.gateway.results import ResultReader
-from embedapp.gateway.routes import collections, documents, health, tasks
+from embedapp.gateway.routes import collections, documents, embeddings, health, tasks
 from embedapp.gateway.services import Services
 from embedapp.settings import Settings, get_settings
 
@@ -39,6 +39,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         strict_content_type=False,
     )
     install_error_handlers(app)
-    for module in (documents, collections, tasks, health):
+    for module in (documents, collections, embeddings, tasks, health):
         app.include_router(module.router)
     return app

@@ -2,27 +2,37 @@
 
 from __future__ import annotations
 
+import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 import anyio
 from amqp.exceptions import MessageNacked
 from celery import Celery, states
+from celery.canvas import Signature
 from kombu.exceptions import OperationalError
 
-from celeryconfig import BULK_QUEUE, STORE_QUEUE
+from celeryconfig import BULK_QUEUE, INTERACTIVE_QUEUE, STORE_QUEUE
 from embedapp import jobs
 from embedapp.errors import (
+    ConflictError,
     EmbedappError,
     GatewayTimeoutError,
+    NotFoundError,
     QueueFullError,
     UnavailableError,
 )
 from embedapp.gateway.results import ResultReader
-from embedapp.schemas import DocumentIn, IngestJob
+from embedapp.messages import Chunking, DocumentIn, EmbeddedTexts, IngestJob
 from embedapp.settings import Settings
+
+# How long a collection's model is trusted without asking the store again.
+MODEL_CACHE_S = 60.0
+# How long an ingest waits for the store to name a collection's model before accepting anyway
+# (store.plan enforces the guard too, so a slow store never blocks ingest).
+MODEL_CHECK_TIMEOUT_S = 2.0
 
 
 @dataclass
@@ -32,11 +42,16 @@ class Services:
     settings: Settings
     celery: Celery
     results: ResultReader
+    _collection_models: dict[str, tuple[str | None, float]] = field(default_factory=dict)
 
-    async def publish(self, send: Any, **options: Any) -> None:
+    def task(self, name: str, *args: Any, queue: str, **kwargs: Any) -> Signature:
+        """A signature for a task the workers define, by name (no worker code imported)."""
+        return self.celery.signature(name, args=args, kwargs=kwargs, queue=queue)
+
+    async def publish(self, signature: Signature, task_id: str) -> None:
         """Publish and wait for RabbitMQ's confirm (in a thread: kombu blocks)."""
         try:
-            await anyio.to_thread.run_sync(partial(send, **options))
+            await anyio.to_thread.run_sync(partial(signature.apply_async, task_id=task_id))
         except OperationalError as exc:
             if isinstance(exc.__cause__, MessageNacked) or "nack" in str(exc).lower():
                 raise QueueFullError("the queue is full; retry later") from exc
@@ -44,42 +59,29 @@ class Services:
                 f"the message broker is unreachable ({self.settings.broker_url.split('@')[-1]})"
             ) from exc
 
-    async def submit_ingest(self, collection: str, documents: list[DocumentIn]) -> str:
-        """Record a job as queued and publish embed → store; returns the job id."""
-        job_id = str(uuid.uuid4())
-        job = IngestJob(
-            job_id=job_id, collection=collection, model=self.settings.model_id, documents=documents
-        )
+    async def submit(self, signature: Signature, *, job_id: str | None = None, **info: Any) -> str:
+        """Record a background job as queued and publish it; its id, for GET /v1/tasks."""
+        job_id = job_id or str(uuid.uuid4())
         await anyio.to_thread.run_sync(
-            partial(
-                jobs.record_queued,
-                self.celery.backend,
-                job_id,
-                collection=collection,
-                total=len(documents),
-            )
+            partial(jobs.record_queued, self.celery.backend, job_id, **info)
         )
-        pipeline = self.celery.signature(
-            "embedapp.embed_documents", args=(job.model_dump(),), queue=BULK_QUEUE
-        ) | self.celery.signature("embedapp.store.upsert", queue=STORE_QUEUE)
         try:
-            await self.publish(pipeline.apply_async, task_id=job_id)
+            await self.publish(signature, job_id)
         except EmbedappError:
             await self.results.forget(job_id)
             raise
         return job_id
 
-    async def call(self, name: str, *args: Any, queue: str) -> Any:
-        """Run a task on a worker and return its result, without blocking the event loop."""
+    async def call(self, signature: Signature, *, timeout: float | None = None) -> Any:
+        """Run a task (or chain) on the workers and return its result, without blocking."""
+        timeout = timeout or self.settings.request_timeout_s
         task_id = str(uuid.uuid4())
-        await self.publish(
-            self.celery.send_task, name=name, args=args, queue=queue, task_id=task_id
-        )
+        await self.publish(signature, task_id)
         try:
-            meta = await self.results.wait(task_id, self.settings.request_timeout_s)
+            meta = await self.results.wait(task_id, timeout)
         except TimeoutError as exc:
             raise GatewayTimeoutError(
-                f"no worker answered within {self.settings.request_timeout_s:g} s (task {task_id})"
+                f"no worker answered within {timeout:g} s (task {task_id})"
             ) from exc
         await self.results.forget(task_id)
         result = meta["result"]
@@ -87,4 +89,72 @@ class Services:
             return result
         if isinstance(result, EmbedappError):
             raise result
-        raise EmbedappError(f"task {name} failed (task {task_id})")
+        raise EmbedappError(f"task {signature.task} failed (task {task_id})")
+
+    async def check_collection_model(self, collection: str) -> None:
+        """409 if the collection holds another model's vectors (as far as we can tell fast)."""
+        model, checked = self._collection_models.get(collection, (None, 0.0))
+        if time.monotonic() - checked > MODEL_CACHE_S:
+            try:
+                info = await self.call(
+                    self.task("embedapp.store.collection_info", collection, queue=STORE_QUEUE),
+                    timeout=MODEL_CHECK_TIMEOUT_S,
+                )
+                model = info["model"]
+            except (NotFoundError, GatewayTimeoutError):
+                return
+            self._collection_models[collection] = (model, time.monotonic())
+        if model is not None and model != self.settings.model_id:
+            raise ConflictError(
+                f"collection {collection!r} holds vectors of model {model!r}; this service "
+                f"embeds with {self.settings.model_id!r}. Use another collection, or delete it."
+            )
+
+    def forget_collection(self, collection: str) -> None:
+        """Drop what we know of a collection (it was deleted)."""
+        self._collection_models.pop(collection, None)
+
+    async def submit_ingest(
+        self, collection: str, documents: list[DocumentIn], chunking: Chunking | None
+    ) -> str:
+        """Queue store.plan → embed_documents → store.upsert; the job id."""
+        await self.check_collection_model(collection)
+        job_id = str(uuid.uuid4())
+        job = IngestJob(
+            job_id=job_id,
+            collection=collection,
+            model=self.settings.model_id,
+            total=len(documents),
+            documents=documents,
+            chunking=chunking,
+        )
+        pipeline = (
+            self.task("embedapp.store.plan", job.model_dump(), queue=STORE_QUEUE)
+            | self.task("embedapp.embed_documents", queue=BULK_QUEUE)
+            | self.task("embedapp.store.upsert", queue=STORE_QUEUE)
+        )
+        return await self.submit(
+            pipeline, job_id=job_id, collection=collection, total=len(documents), done=0
+        )
+
+    async def embed(
+        self,
+        texts: list[str],
+        *,
+        truncate: bool = True,
+        dimensions: int | None = None,
+        normalize: bool = True,
+    ) -> EmbeddedTexts:
+        """Vectors for a few texts, from the interactive lane."""
+        result = await self.call(
+            self.task(
+                "embedapp.embed_texts",
+                texts,
+                queue=INTERACTIVE_QUEUE,
+                model_id=self.settings.model_id,
+                truncate=truncate,
+                dimensions=dimensions,
+                normalize=normalize,
+            )
+        )
+        return EmbeddedTexts.model_validate(result)

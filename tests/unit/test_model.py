@@ -26,11 +26,6 @@ def test_auto_device_prefers_cuda_then_mps_then_cpu(monkeypatch: pytest.MonkeyPa
     assert model.pick_device("cuda:1") == "cuda:1"
 
 
-def test_vectors_round_trip_through_base64() -> None:
-    vector = np.random.default_rng(0).standard_normal(384).astype(np.float32)
-    assert model.decode_vector(model.encode_vector(vector)) == vector.tolist()
-
-
 def test_content_hash_depends_on_text_and_model() -> None:
     assert model.content_hash("a", "m") == model.content_hash("a", "m")
     assert model.content_hash("a", "m") != model.content_hash("a", "n")

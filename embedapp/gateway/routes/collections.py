@@ -1,19 +1,69 @@
-"""Collections: what is stored, and with which model."""
+"""Collections: what is stored, with which model; search; delete."""
 
 from fastapi import APIRouter
 
-from celeryconfig import STORE_QUEUE
-from embedapp.errors import NotFoundError
+from celeryconfig import INTERACTIVE_QUEUE, STORE_QUEUE
 from embedapp.gateway.deps import CollectionName, ServicesDep
-from embedapp.schemas import CollectionInfo
+from embedapp.schemas import (
+    CollectionInfo,
+    CollectionList,
+    SearchRequest,
+    SearchResponse,
+    TaskAccepted,
+)
 
 router = APIRouter(prefix="/v1/collections", tags=["collections"])
+
+
+@router.get("", response_model=CollectionList)
+async def list_collections(services: ServicesDep) -> CollectionList:
+    """Every collection with its point count, dimension and model."""
+    found = await services.call(services.task("embedapp.store.list_collections", queue=STORE_QUEUE))
+    return CollectionList(collections=found)
 
 
 @router.get("/{collection}", response_model=CollectionInfo)
 async def get_collection(collection: CollectionName, services: ServicesDep) -> CollectionInfo:
     """A collection's point count, dimension and model."""
-    found = await services.call("embedapp.store.collection_info", collection, queue=STORE_QUEUE)
-    if found is None:
-        raise NotFoundError(f"no collection {collection!r}")
+    found = await services.call(
+        services.task("embedapp.store.collection_info", collection, queue=STORE_QUEUE)
+    )
     return CollectionInfo.model_validate(found)
+
+
+@router.delete("/{collection}", status_code=202, response_model=TaskAccepted)
+async def delete_collection(collection: CollectionName, services: ServicesDep) -> TaskAccepted:
+    """Queue the removal of a collection and everything in it."""
+    services.forget_collection(collection)
+    task_id = await services.submit(
+        services.task("embedapp.store.delete_collection", collection, queue=STORE_QUEUE),
+        collection=collection,
+    )
+    return TaskAccepted(task_id=task_id)
+
+
+@router.post(
+    "/{collection}/search", response_model=SearchResponse, response_model_exclude_none=True
+)
+async def search(
+    collection: CollectionName, body: SearchRequest, services: ServicesDep
+) -> SearchResponse:
+    """The documents nearest to a query; the query is embedded on the interactive lane."""
+    embed_query = services.task(
+        "embedapp.embed_texts",
+        [body.query],
+        queue=INTERACTIVE_QUEUE,
+        model_id=services.settings.model_id,
+    ).set(ignore_result=True)  # the vector travels to store.search in the chain's message
+    found = await services.call(
+        embed_query
+        | services.task(
+            "embedapp.store.search",
+            collection,
+            queue=STORE_QUEUE,
+            top_k=body.top_k,
+            conditions=body.filter,
+            with_text=body.with_text,
+        )
+    )
+    return SearchResponse.model_validate(found)

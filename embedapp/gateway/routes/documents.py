@@ -1,13 +1,14 @@
-"""Documents: ingest (a queued job) and read back."""
+"""Documents: ingest (a queued job), read back, delete."""
 
 import uuid
 
 from fastapi import APIRouter
 
 from celeryconfig import STORE_QUEUE
-from embedapp.errors import InvalidRequestError, NotFoundError, PayloadTooLargeError
+from embedapp.errors import InvalidRequestError, PayloadTooLargeError
 from embedapp.gateway.deps import CollectionName, ServicesDep
-from embedapp.schemas import DocumentIn, IngestAccepted, IngestRequest, StoredDocument
+from embedapp.messages import DocumentIn
+from embedapp.schemas import IngestAccepted, IngestRequest, StoredDocument, TaskAccepted
 from embedapp.settings import Settings
 
 router = APIRouter(prefix="/v1/collections/{collection}/documents", tags=["documents"])
@@ -44,7 +45,7 @@ async def ingest(
         DocumentIn(id=doc.id or uuid.uuid4().hex, text=doc.text, metadata=doc.metadata)
         for doc in body.documents
     ]
-    task_id = await services.submit_ingest(collection, documents)
+    task_id = await services.submit_ingest(collection, documents, body.chunking)
     return IngestAccepted(
         task_id=task_id,
         collection=collection,
@@ -57,10 +58,22 @@ async def ingest(
 async def get_document(
     collection: CollectionName, doc_id: str, services: ServicesDep, with_vector: bool = False
 ) -> StoredDocument:
-    """A stored document: its text, metadata and, on request, its vector."""
+    """A stored document: its text, metadata, chunks and, on request, its vector."""
     found = await services.call(
-        "embedapp.store.get_document", collection, doc_id, with_vector, queue=STORE_QUEUE
+        services.task(
+            "embedapp.store.get_document", collection, doc_id, with_vector, queue=STORE_QUEUE
+        )
     )
-    if found is None:
-        raise NotFoundError(f"no document {doc_id!r} in collection {collection!r}")
     return StoredDocument.model_validate(found)
+
+
+@router.delete("/{doc_id}", status_code=202, response_model=TaskAccepted)
+async def delete_document(
+    collection: CollectionName, doc_id: str, services: ServicesDep
+) -> TaskAccepted:
+    """Queue the removal of a document and all its chunks; poll the task for `deleted`."""
+    task_id = await services.submit(
+        services.task("embedapp.store.delete_document", collection, doc_id, queue=STORE_QUEUE),
+        collection=collection,
+    )
+    return TaskAccepted(task_id=task_id)

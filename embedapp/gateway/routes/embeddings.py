@@ -1,0 +1,54 @@
+"""Embeddings for clients of OpenAI's API and of text-embeddings-inference."""
+
+from fastapi import APIRouter
+
+from embedapp.errors import NotFoundError
+from embedapp.gateway.deps import ServicesDep
+from embedapp.schemas import (
+    Embedding,
+    EmbeddingsRequest,
+    EmbeddingsResponse,
+    EmbedRequest,
+    ModelCard,
+    ModelList,
+    Usage,
+)
+from embedapp.vectors import decode_vector
+
+router = APIRouter(tags=["embeddings"])
+
+
+@router.post("/v1/embeddings", response_model=EmbeddingsResponse)
+async def embeddings(body: EmbeddingsRequest, services: ServicesDep) -> EmbeddingsResponse:
+    """OpenAI-compatible: point the `openai` client's base_url here."""
+    served = services.settings.model_id
+    if body.model not in (served, served.rpartition("/")[2]):
+        raise NotFoundError(
+            f"model {body.model!r} is not served here; this service serves {served!r}"
+        )
+    result = await services.embed(body.texts, dimensions=body.dimensions)
+    data = [
+        Embedding(
+            index=i,
+            embedding=encoded if body.encoding_format == "base64" else decode_vector(encoded),
+        )
+        for i, encoded in enumerate(result.vectors_b64)
+    ]
+    return EmbeddingsResponse(
+        data=data,
+        model=served,
+        usage=Usage(prompt_tokens=result.tokens, total_tokens=result.tokens),
+    )
+
+
+@router.get("/v1/models", response_model=ModelList)
+async def models(services: ServicesDep) -> ModelList:
+    """The model this service embeds with."""
+    return ModelList(data=[ModelCard(id=services.settings.model_id)])
+
+
+@router.post("/embed", response_model=list[list[float]])
+async def embed(body: EmbedRequest, services: ServicesDep) -> list[list[float]]:
+    """text-embeddings-inference's /embed, or the older `{"text": ...}`: a list of vectors."""
+    result = await services.embed(body.texts, truncate=body.truncate, normalize=body.normalize)
+    return [decode_vector(encoded) for encoded in result.vectors_b64]

@@ -1,0 +1,86 @@
+"""Messages tasks pass each other over RabbitMQ (JSON), validated on receipt."""
+
+from typing import Any
+
+from pydantic import BaseModel, Field, model_validator
+
+
+class Chunking(BaseModel):
+    """Split long texts into windows of `size` tokens that share `overlap` tokens."""
+
+    size: int = Field(ge=8, le=8192, description="Tokens per chunk.")
+    overlap: int = Field(0, ge=0, description="Tokens shared by neighbouring chunks.")
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> "Chunking":
+        if self.overlap >= self.size:
+            raise ValueError("overlap must be smaller than size")
+        return self
+
+
+class DocumentIn(BaseModel):
+    """A document with its final id; the store's planner fills in its content hash."""
+
+    id: str
+    text: str
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    content_hash: str = ""
+
+
+class IngestJob(BaseModel):
+    """One ingest request on its way: gateway → store.plan → embed → store.upsert."""
+
+    job_id: str
+    collection: str
+    model: str
+    total: int
+    documents: list[DocumentIn]
+    chunking: Chunking | None = None
+    # Filled in by store.plan: documents stored before with the same content are dropped.
+    unchanged: int = 0
+    previous_point_ids: list[str] = Field(default_factory=list)
+
+
+class Chunk(BaseModel):
+    """Where a chunk sits in its document."""
+
+    index: int
+    count: int
+    start: int
+    end: int
+
+
+class PointIn(BaseModel):
+    """One vector to store, with what its payload needs."""
+
+    doc_id: str
+    text: str
+    metadata: dict[str, Any]
+    content_hash: str
+    chunk: Chunk | None = None
+    # float32 little-endian, base64: a quarter of the bytes of a JSON float list.
+    vector_b64: str
+
+
+class EmbeddedJob(BaseModel):
+    """What the embed task hands store.upsert."""
+
+    job_id: str
+    collection: str
+    model: str
+    dimension: int
+    total: int
+    embedded: int
+    unchanged: int
+    truncated: list[str]
+    points: list[PointIn]
+    previous_point_ids: list[str]
+
+
+class EmbeddedTexts(BaseModel):
+    """Interactive embeddings: vectors in input order and what it cost."""
+
+    model: str
+    vectors_b64: list[str]
+    tokens: int
+    truncated: list[int]

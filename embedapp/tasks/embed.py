@@ -1,0 +1,153 @@
+"""Tasks that run the model: bulk ingest jobs and interactive texts."""
+
+from typing import Any
+
+import numpy as np
+
+from embedapp import jobs, model
+from embedapp import worker as _worker  # noqa: F401  (connects the per-child model load)
+from embedapp.celery_app import celery_app
+from embedapp.chunking import token_windows
+from embedapp.errors import ConflictError, InvalidRequestError
+from embedapp.messages import (
+    Chunk,
+    Chunking,
+    DocumentIn,
+    EmbeddedJob,
+    EmbeddedTexts,
+    IngestJob,
+    PointIn,
+)
+from embedapp.settings import get_settings
+from embedapp.vectors import encode_vector
+
+
+def _embedder(requested_model: str) -> model.Embedder:
+    embedder = model.get_embedder(get_settings())
+    if embedder.model_id != requested_model:
+        raise ConflictError(
+            f"the job asks for model {requested_model!r}; the workers serve {embedder.model_id!r}"
+        )
+    return embedder
+
+
+def _split(
+    embedder: model.Embedder, documents: list[DocumentIn], chunking: Chunking | None
+) -> tuple[list[str], list[tuple[DocumentIn, Chunk | None]], list[str]]:
+    """The texts to encode, the document (and chunk) each belongs to, and truncated doc ids."""
+    texts: list[str] = []
+    owners: list[tuple[DocumentIn, Chunk | None]] = []
+    truncated: list[str] = []
+    counts = embedder.token_counts([d.text for d in documents])
+    for doc, count in zip(documents, counts, strict=True):
+        if count <= embedder.max_tokens:
+            texts.append(doc.text)
+            owners.append((doc, None))
+        elif chunking is None:
+            texts.append(doc.text)  # the model cuts it to its window: say so
+            owners.append((doc, None))
+            truncated.append(doc.id)
+        else:
+            spans = token_windows(
+                embedder.token_offsets(doc.text),
+                size=chunking.size,
+                overlap=chunking.overlap,
+                length=len(doc.text),
+            )
+            for index, (start, end) in enumerate(spans):
+                texts.append(doc.text[start:end])
+                owners.append((doc, Chunk(index=index, count=len(spans), start=start, end=end)))
+    return texts, owners, truncated
+
+
+@celery_app.task(
+    name="embedapp.embed_documents",
+    bind=True,
+    # Vectors travel to store.upsert in the chain's message, not through Redis; failures
+    # are still stored so that the chain marks the job failed.
+    ignore_result=True,
+    store_errors_even_if_ignored=True,
+    max_retries=3,
+)
+def embed_documents(self: Any, job: dict[str, Any]) -> dict[str, Any]:
+    """Embed the documents store.plan found new or changed; the chain hands them to upsert."""
+    ingest = IngestJob.model_validate(job)
+    embedder = _embedder(ingest.model)
+    if ingest.chunking and ingest.chunking.size > embedder.max_content_tokens:
+        raise InvalidRequestError(
+            f"chunking.size {ingest.chunking.size} exceeds the model's window of "
+            f"{embedder.max_content_tokens} tokens"
+        )
+    texts, owners, truncated = _split(embedder, ingest.documents, ingest.chunking)
+
+    def report(texts_done: int) -> None:
+        # Progress in documents, the unit the client sent.
+        share = len(ingest.documents) * texts_done // max(1, len(texts))
+        jobs.record_progress(
+            self.backend,
+            ingest.job_id,
+            collection=ingest.collection,
+            total=ingest.total,
+            done=ingest.unchanged + share,
+        )
+
+    report(0)
+    vectors = embedder.encode(texts, progress=report) if texts else []
+    points = [
+        PointIn(
+            doc_id=doc.id,
+            text=text,
+            metadata=doc.metadata,
+            content_hash=doc.content_hash,
+            chunk=chunk,
+            vector_b64=encode_vector(vector),
+        )
+        for text, (doc, chunk), vector in zip(texts, owners, vectors, strict=True)
+    ]
+    return EmbeddedJob(
+        job_id=ingest.job_id,
+        collection=ingest.collection,
+        model=embedder.model_id,
+        dimension=embedder.dimension,
+        total=ingest.total,
+        embedded=len(ingest.documents),
+        unchanged=ingest.unchanged,
+        truncated=truncated,
+        points=points,
+        previous_point_ids=ingest.previous_point_ids,
+    ).model_dump()
+
+
+@celery_app.task(name="embedapp.embed_texts", store_errors_even_if_ignored=True, max_retries=3)
+def embed_texts(
+    texts: list[str],
+    *,
+    model_id: str,
+    truncate: bool = True,
+    dimensions: int | None = None,
+    normalize: bool = True,
+) -> dict[str, Any]:
+    """Vectors for a few texts (queries, /v1/embeddings, /embed), in order."""
+    embedder = _embedder(model_id)
+    if dimensions is not None and dimensions > embedder.dimension:
+        raise InvalidRequestError(
+            f"dimensions {dimensions} exceeds the model's {embedder.dimension}"
+        )
+    counts = embedder.token_counts(texts)
+    too_long = [i for i, count in enumerate(counts) if count > embedder.max_tokens]
+    if too_long and not truncate:
+        raise InvalidRequestError(
+            f"input {too_long[0]} is {counts[too_long[0]]} tokens; the model reads at most "
+            f"{embedder.max_tokens} (send truncate=true to cut it)"
+        )
+    vectors = embedder.encode(texts, normalize=normalize)
+    if dimensions is not None:
+        vectors = vectors[:, :dimensions]
+        if normalize:
+            vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    return EmbeddedTexts(
+        model=embedder.model_id,
+        vectors_b64=[encode_vector(v) for v in vectors],
+        tokens=sum(min(count, embedder.max_tokens) for count in counts),
+        truncated=too_long,
+    ).model_dump()

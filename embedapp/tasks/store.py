@@ -1,0 +1,152 @@
+"""Tasks that own Qdrant: plan and write ingest jobs, read, search, delete."""
+
+from functools import lru_cache
+from typing import Any
+
+from qdrant_client import models
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+from embedapp import model
+from embedapp.celery_app import celery_app
+from embedapp.messages import EmbeddedJob, EmbeddedTexts, IngestJob, PointIn
+from embedapp.settings import get_settings
+from embedapp.store import VectorStore, open_store, point_id
+from embedapp.vectors import decode_vector
+
+# Qdrant server hiccups are worth retrying; a wrong model or a missing collection is not.
+RETRY_ON = (ResponseHandlingException, UnexpectedResponse, ConnectionError, TimeoutError)
+RETRIES = {
+    "autoretry_for": RETRY_ON,
+    "retry_backoff": True,
+    "retry_backoff_max": 60,
+    "max_retries": 5,
+}
+
+
+@lru_cache(maxsize=1)
+def _store() -> VectorStore:
+    # Opened in the store worker's child on first use: embedded Qdrant admits one process.
+    return open_store(get_settings())
+
+
+@celery_app.task(
+    name="embedapp.store.plan", ignore_result=True, store_errors_even_if_ignored=True, **RETRIES
+)
+def plan(job: dict[str, Any]) -> dict[str, Any]:
+    """Drop documents stored before with the same content; note the points a change replaces."""
+    ingest = IngestJob.model_validate(job)
+    store = _store()
+    store.check_model(ingest.collection, model=ingest.model)
+    chunking = ingest.chunking.model_dump_json() if ingest.chunking else ""
+    for doc in ingest.documents:
+        doc.content_hash = model.content_hash(doc.text, ingest.model, chunking)
+    stored = store.stored_versions(ingest.collection, [d.id for d in ingest.documents])
+    changed = [
+        d for d in ingest.documents if d.id not in stored or stored[d.id][0] != d.content_hash
+    ]
+    previous = [pid for d in changed if d.id in stored for pid in stored[d.id][1]]
+    return ingest.model_copy(
+        update={
+            "documents": changed,
+            "unchanged": len(ingest.documents) - len(changed),
+            "previous_point_ids": previous,
+        }
+    ).model_dump()
+
+
+def _point(collection: str, model_id: str, point: PointIn) -> models.PointStruct:
+    payload: dict[str, Any] = {
+        "doc_id": point.doc_id,
+        "text": point.text,
+        "metadata": point.metadata,
+        "content_hash": point.content_hash,
+        "model": model_id,
+    }
+    chunk = None
+    if point.chunk:
+        payload["chunk"] = point.chunk.model_dump()
+        chunk = point.chunk.index
+    return models.PointStruct(
+        id=point_id(collection, point.doc_id, chunk),
+        vector=decode_vector(point.vector_b64),
+        payload=payload,
+    )
+
+
+@celery_app.task(name="embedapp.store.upsert", **RETRIES)
+def upsert(embedded: dict[str, Any]) -> dict[str, Any]:
+    """Write a job's points and drop what they replace; the return value is the job's result."""
+    job = EmbeddedJob.model_validate(embedded)
+    store = _store()
+    if job.points:
+        store.ensure_collection(job.collection, dimension=job.dimension, model=job.model)
+        points = [_point(job.collection, job.model, p) for p in job.points]
+        store.upsert(job.collection, points)
+        written = {str(p.id) for p in points}
+        store.delete_points(
+            job.collection, [pid for pid in job.previous_point_ids if pid not in written]
+        )
+    return {
+        "collection": job.collection,
+        "total": job.total,
+        "done": job.total,
+        "embedded": job.embedded,
+        "unchanged": job.unchanged,
+        "stored": job.embedded,
+        "truncated": job.truncated,
+    }
+
+
+@celery_app.task(name="embedapp.store.get_document", **RETRIES)
+def get_document(collection: str, doc_id: str, with_vector: bool = False) -> dict[str, Any]:
+    """One stored document, read through the store's owner."""
+    return _store().get_document(collection, doc_id, with_vector=with_vector).model_dump()
+
+
+@celery_app.task(name="embedapp.store.collection_info", **RETRIES)
+def collection_info(collection: str) -> dict[str, Any]:
+    """A collection's size, dimension and model."""
+    return _store().info(collection).model_dump()
+
+
+@celery_app.task(name="embedapp.store.list_collections", **RETRIES)
+def list_collections() -> list[dict[str, Any]]:
+    """Every collection."""
+    return [c.model_dump() for c in _store().list_collections()]
+
+
+@celery_app.task(name="embedapp.store.delete_document", **RETRIES)
+def delete_document(collection: str, doc_id: str) -> dict[str, Any]:
+    """Remove a document and all its chunks."""
+    deleted = _store().delete_document(collection, doc_id)
+    return {"kind": "delete", "collection": collection, "deleted": deleted}
+
+
+@celery_app.task(name="embedapp.store.delete_collection", **RETRIES)
+def delete_collection(collection: str) -> dict[str, Any]:
+    """Remove a collection and everything in it."""
+    deleted = _store().delete_collection(collection)
+    return {"kind": "delete", "collection": collection, "deleted": deleted}
+
+
+@celery_app.task(name="embedapp.store.search", **RETRIES)
+def search(
+    query: dict[str, Any],
+    collection: str,
+    *,
+    top_k: int,
+    conditions: dict[str, Any],
+    with_text: bool,
+) -> dict[str, Any]:
+    """The nearest documents to an embedded query (the chain's first task embedded it)."""
+    embedded = EmbeddedTexts.model_validate(query)
+    store = _store()
+    store.check_model(collection, model=embedded.model)
+    hits = store.search(
+        collection,
+        decode_vector(embedded.vectors_b64[0]),
+        top_k=top_k,
+        conditions=conditions,
+        with_text=with_text,
+    )
+    return {"model": embedded.model, "hits": [h.model_dump(exclude_none=True) for h in hits]}
