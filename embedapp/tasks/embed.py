@@ -8,7 +8,7 @@ from embedapp import jobs, model
 from embedapp import worker as _worker  # noqa: F401  (connects the per-child model load)
 from embedapp.celery_app import celery_app
 from embedapp.chunking import token_windows
-from embedapp.errors import ConflictError, InvalidRequestError
+from embedapp.errors import ConflictError, EmbedappError, InvalidRequestError
 from embedapp.messages import (
     Chunk,
     Chunking,
@@ -35,6 +35,8 @@ def _split(
     embedder: model.Embedder, documents: list[DocumentIn], chunking: Chunking | None
 ) -> tuple[list[str], list[tuple[DocumentIn, Chunk | None]], list[str]]:
     """The texts to encode, the document (and chunk) each belongs to, and truncated doc ids."""
+    if not documents:  # every document was unchanged
+        return [], [], []
     texts: list[str] = []
     owners: list[tuple[DocumentIn, Chunk | None]] = []
     truncated: list[str] = []
@@ -68,6 +70,7 @@ def _split(
     ignore_result=True,
     store_errors_even_if_ignored=True,
     max_retries=3,
+    throws=(EmbedappError,),  # the client's mistake: logged without a traceback
 )
 def embed_documents(self: Any, job: dict[str, Any]) -> dict[str, Any]:
     """Embed the documents store.plan found new or changed; the chain hands them to upsert."""
@@ -118,7 +121,12 @@ def embed_documents(self: Any, job: dict[str, Any]) -> dict[str, Any]:
     ).model_dump()
 
 
-@celery_app.task(name="embedapp.embed_texts", store_errors_even_if_ignored=True, max_retries=3)
+@celery_app.task(
+    name="embedapp.embed_texts",
+    store_errors_even_if_ignored=True,
+    max_retries=3,
+    throws=(EmbedappError,),
+)
 def embed_texts(
     texts: list[str],
     *,

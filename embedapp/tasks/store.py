@@ -8,14 +8,17 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 
 from embedapp import model
 from embedapp.celery_app import celery_app
+from embedapp.errors import EmbedappError
 from embedapp.messages import EmbeddedJob, EmbeddedTexts, IngestJob, PointIn
 from embedapp.settings import get_settings
 from embedapp.store import VectorStore, open_store, point_id
 from embedapp.vectors import decode_vector
 
-# Qdrant server hiccups are worth retrying; a wrong model or a missing collection is not.
+# Qdrant server hiccups are worth retrying; a wrong model or a missing collection is not
+# (EmbedappError: the client's mistake, logged without a traceback).
 RETRY_ON = (ResponseHandlingException, UnexpectedResponse, ConnectionError, TimeoutError)
 RETRIES = {
+    "throws": (EmbedappError,),
     "autoretry_for": RETRY_ON,
     "retry_backoff": True,
     "retry_backoff_max": 60,

@@ -59,7 +59,10 @@ def test_documents_are_stored_once_with_the_models_vectors(
         "collection": collection,
         "total": len(docs),
         "done": len(docs),
+        "embedded": len(docs),
+        "unchanged": 0,
         "stored": len(docs),
+        "truncated": [],
     }
 
     info = service.client.get(f"/v1/collections/{collection}").json()

@@ -1,0 +1,150 @@
+"""Search: exact nearest neighbours, metadata filters, the model guard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.integration.conftest import Service
+
+pytestmark = pytest.mark.integration
+
+CORPUS = [
+    (
+        "cats",
+        "Cats are small domesticated carnivorous mammals.",
+        {"topic": "animals", "year": 2020},
+    ),
+    (
+        "dogs",
+        "Dogs were the first species to be domesticated by humans.",
+        {"topic": "animals", "year": 2021},
+    ),
+    ("qdrant", "Qdrant is a vector similarity search engine.", {"topic": "tech", "year": 2021}),
+    ("celery", "Celery is a distributed task queue for Python.", {"topic": "tech", "year": 2022}),
+    (
+        "paris",
+        "Paris is the capital and largest city of France.",
+        {"topic": "places", "year": 2020},
+    ),
+    ("rome", "Rome was the capital of the Roman Empire.", {"topic": "places", "year": 2019}),
+    (
+        "tea",
+        "Green tea is made from unoxidised Camellia sinensis leaves.",
+        {"topic": "food", "year": 2022},
+    ),
+    (
+        "bread",
+        "Sourdough bread is leavened by wild yeast and lactobacilli.",
+        {"topic": "food", "year": 2018},
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def corpus(service: Service) -> str:
+    name = "search-corpus"
+    docs = [{"id": i, "text": t, "metadata": m} for i, t, m in CORPUS]
+    assert service.wait_for(service.ingest(name, docs)["task_id"])["state"] == "stored"
+    return name
+
+
+def _brute_force(reference_model: Any, query: str, ids: list[str]) -> list[tuple[str, float]]:
+    texts = {i: t for i, t, _ in CORPUS}
+    vectors = reference_model.encode([query] + [texts[i] for i in ids], normalize_embeddings=True)
+    scores = vectors[1:] @ vectors[0]
+    return sorted(zip(ids, scores.tolist(), strict=True), key=lambda pair: -pair[1])
+
+
+@pytest.mark.parametrize(
+    "query", ["which animals live with people?", "a message broker for jobs", "European capitals"]
+)
+def test_results_equal_an_exact_ranking(
+    service: Service, corpus: str, reference_model: Any, query: str
+) -> None:
+    response = service.client.post(
+        f"/v1/collections/{corpus}/search", json={"query": query, "top_k": len(CORPUS)}
+    )
+    assert response.status_code == 200, response.text
+    hits = response.json()["hits"]
+    expected = _brute_force(reference_model, query, [i for i, _, _ in CORPUS])
+    assert [h["id"] for h in hits] == [i for i, _ in expected]
+    assert np.allclose([h["score"] for h in hits], [s for _, s in expected], atol=1e-3)
+    assert hits[0]["text"] == dict((i, t) for i, t, _ in CORPUS)[hits[0]["id"]]
+
+
+def test_top_k_filter_and_without_text(service: Service, corpus: str, reference_model: Any) -> None:
+    body = {
+        "query": "programming tools",
+        "top_k": 2,
+        "filter": {"year": [2021, 2022]},
+        "with_text": False,
+    }
+    hits = service.client.post(f"/v1/collections/{corpus}/search", json=body).json()["hits"]
+    allowed = [i for i, _, m in CORPUS if m["year"] in (2021, 2022)]
+    expected = _brute_force(reference_model, "programming tools", allowed)[:2]
+    assert [h["id"] for h in hits] == [i for i, _ in expected]
+    assert all("text" not in h and h["metadata"]["year"] in (2021, 2022) for h in hits)
+
+    body = {"query": "food", "top_k": 10, "filter": {"topic": "food"}}
+    hits = service.client.post(f"/v1/collections/{corpus}/search", json=body).json()["hits"]
+    assert {h["id"] for h in hits} == {"tea", "bread"}
+
+
+def test_searching_a_missing_collection_is_404(service: Service, collection: str) -> None:
+    response = service.client.post(f"/v1/collections/{collection}/search", json={"query": "x"})
+    assert response.status_code == 404
+    assert collection in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "body", [{"query": ""}, {"query": "x", "top_k": 0}, {"query": "x", "filter": {"year": 1.5}}, {}]
+)
+def test_bad_search_requests_are_422(service: Service, corpus: str, body: dict) -> None:
+    assert service.client.post(f"/v1/collections/{corpus}/search", json=body).status_code == 422
+
+
+def test_a_collection_of_another_model_is_a_409(service: Service, collection: str) -> None:
+    # Another deployment wrote this collection with another model: craft its store message.
+    from embedapp.celery_app import celery_app
+    from embedapp.vectors import encode_vector
+
+    written = celery_app.send_task(
+        "embedapp.store.upsert",
+        args=(
+            {
+                "job_id": "other",
+                "collection": collection,
+                "model": "other-model",
+                "dimension": 384,
+                "total": 1,
+                "embedded": 1,
+                "unchanged": 0,
+                "truncated": [],
+                "previous_point_ids": [],
+                "points": [
+                    {
+                        "doc_id": "x",
+                        "text": "x",
+                        "metadata": {},
+                        "content_hash": "h",
+                        "vector_b64": encode_vector(np.ones(384) / np.sqrt(384)),
+                    }
+                ],
+            },
+        ),
+        queue="store",
+    )
+    assert written.get(timeout=60)["stored"] == 1
+    written.forget()
+
+    response = service.client.post(
+        f"/v1/collections/{collection}/documents", json={"documents": [{"text": "hello"}]}
+    )
+    assert response.status_code == 409, response.text
+    message = response.json()["error"]["message"]
+    assert "other-model" in message and "sentence-transformers/all-MiniLM-L6-v2" in message
+    response = service.client.post(f"/v1/collections/{collection}/search", json={"query": "x"})
+    assert response.status_code == 409
