@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from celeryconfig import STORE_QUEUE
+from celeryconfig import BULK_QUEUE, INTERACTIVE_QUEUE, STORE_QUEUE
 from embedapp.preflight import problems
 from embedapp.settings import Settings, get_settings
 from embedapp.supervise import Child, Supervisor
@@ -72,15 +75,38 @@ def gateway(
     )
 
 
+class Lane(StrEnum):
+    """Which embed queues a worker serves."""
+
+    all = "all"
+    bulk = "bulk"
+    interactive = "interactive"
+
+
+LANE_QUEUES = {Lane.all: None, Lane.bulk: BULK_QUEUE, Lane.interactive: INTERACTIVE_QUEUE}
+
+
+def _embed_worker_argv(settings: Settings, lane: Lane, concurrency: int | None) -> list[str]:
+    name = "embed" if lane is Lane.all else lane.value
+    return _worker_argv(settings, queues=LANE_QUEUES[lane], name=name, concurrency=concurrency)
+
+
 @app.command()
-def worker(concurrency: Concurrency = None) -> None:
-    """Run an embed worker: consumes embed.interactive and embed.bulk, one model per child."""
+def worker(
+    concurrency: Concurrency = None,
+    lane: Annotated[
+        Lane,
+        typer.Option(
+            help="all: both embed queues. A worker of its own for `interactive` keeps searches "
+            "and /v1/embeddings fast while bulk ingest runs."
+        ),
+    ] = Lane.all,
+) -> None:
+    """Run an embed worker, one model per prefork child."""
     from embedapp.celery_app import celery_app
 
     settings = _settings_or_exit()
-    celery_app.worker_main(
-        _worker_argv(settings, queues=None, name="embed", concurrency=concurrency)
-    )
+    celery_app.worker_main(_embed_worker_argv(settings, lane, concurrency))
 
 
 @app.command("store-worker")
@@ -119,12 +145,14 @@ def serve(concurrency: Concurrency = None) -> None:
             "store worker",
             [*celery, *_worker_argv(settings, queues=STORE_QUEUE, name="store", concurrency=1)],
         ),
+        # Bulk and interactive lanes in workers of their own: a search never waits for a
+        # child busy with a bulk batch.
         Child(
-            "embed worker",
-            [
-                *celery,
-                *_worker_argv(settings, queues=None, name="embed", concurrency=concurrency),
-            ],
+            "bulk embed worker", [*celery, *_embed_worker_argv(settings, Lane.bulk, concurrency)]
+        ),
+        Child(
+            "interactive embed worker",
+            [*celery, *_embed_worker_argv(settings, Lane.interactive, 1)],
         ),
         Child("gateway", [sys.executable, "-m", "embedapp", "gateway"]),
         Child(
@@ -136,3 +164,26 @@ def serve(concurrency: Concurrency = None) -> None:
         f"flower http://127.0.0.1:{settings.flower_port}"
     )
     raise typer.Exit(code=Supervisor(children, console=console).run())
+
+
+bench_app = typer.Typer(help="Benchmarks: commands that print figures.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("lanes")
+def bench_lanes(
+    url: Annotated[str, typer.Option(help="A running embedapp gateway.")] = "http://127.0.0.1:8000",
+    documents: Annotated[int, typer.Option(help="Bulk documents to ingest.")] = 5000,
+    corpus: Annotated[Path | None, typer.Option(help='JSONL of {"id","text"} lines.')] = None,
+    probes: Annotated[int, typer.Option(help="Calls of each kind, idle and under load.")] = 50,
+    batch: Annotated[int, typer.Option(help="Documents per ingest request.")] = 250,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the figures here.")] = None,
+) -> None:
+    """Search and /v1/embeddings latency idle vs under a bulk ingest (p50/p99 and ratios)."""
+    from embedapp import bench
+    from embedapp.corpus import load
+
+    docs = load(corpus, documents + batch)
+    result = bench.lanes(url, docs, probes=probes, batch=batch, console=Console())
+    if json_out:
+        json_out.write_text(json.dumps(result, indent=2))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from celery import signals
@@ -20,6 +21,7 @@ class _WorkerRole:
 
     concurrency = 1
     embeds = True
+    queues: tuple[str, ...] = EMBED_QUEUES
 
 
 @signals.celeryd_init.connect
@@ -32,6 +34,7 @@ def _select_queues(sender: str, options: dict[str, Any], **_: Any) -> None:
         queues = EMBED_QUEUES
     elif isinstance(queues, str):
         queues = queues.split(",")
+    _WorkerRole.queues = tuple(queues)
     _WorkerRole.embeds = any(q in EMBED_QUEUES for q in queues)
 
 
@@ -48,3 +51,4 @@ def _load_model(**_: Any) -> None:
         return
     settings = get_settings()
     model.init_embedder(settings, threads=model.threads_per_child(_WorkerRole.concurrency))
+    log.info("pid %d serves %s", os.getpid(), ",".join(_WorkerRole.queues))

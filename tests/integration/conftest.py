@@ -90,8 +90,9 @@ def _wait_ready(service: Service) -> None:
         try:
             response = service.client.get("/ready")
             workers = response.json().get("checks", {}).get("workers", [])
-            loaded = service.log_text().count("loaded on")
-            if response.status_code == 200 and len(workers) >= 2 and loaded >= 2:
+            log = service.log_text()
+            children = (log.count("serves embed.bulk"), log.count("serves embed.interactive"))
+            if response.status_code == 200 and len(workers) >= 3 and children == (2, 1):
                 return
         except httpx.TransportError:
             pass

@@ -29,7 +29,11 @@ def test_ready_names_the_workers(service: Service) -> None:
     body = service.client.get("/ready").json()
     assert body["status"] == "ready"
     assert body["checks"]["broker"] == body["checks"]["result_backend"] == "ok"
-    assert {name.split("@")[0] for name in body["checks"]["workers"]} >= {"embed", "store"}
+    assert {name.split("@")[0] for name in body["checks"]["workers"]} >= {
+        "bulk",
+        "interactive",
+        "store",
+    }
 
 
 def test_a_job_the_workers_refuse_ends_failed_with_the_reason(

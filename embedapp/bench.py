@@ -1,0 +1,168 @@
+"""Benchmarks against a running service: commands that print figures, never tests."""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+
+@dataclass
+class Latencies:
+    """Seconds per call of one kind of probe."""
+
+    samples: list[float] = field(default_factory=list)
+
+    def quantile(self, q: float) -> float:
+        ordered = sorted(self.samples)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.samples)
+
+    @property
+    def p99(self) -> float:
+        return self.quantile(0.99)
+
+
+def _timed(call: Callable[[], httpx.Response]) -> float:
+    started = time.perf_counter()
+    response = call()
+    response.raise_for_status()
+    return time.perf_counter() - started
+
+
+def _wait_stored(client: httpx.Client, task_ids: list[str], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    for task_id in task_ids:
+        while (state := client.get(f"/v1/tasks/{task_id}").json()["state"]) not in (
+            "stored",
+            "failed",
+        ):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"bulk job {task_id} still {state} after {timeout_s:g} s")
+            time.sleep(0.2)
+
+
+def lanes(
+    url: str, documents: list[dict[str, str]], *, probes: int, batch: int, console: Console
+) -> dict[str, Any]:
+    """Interactive latency idle and under a bulk ingest of `documents`, side by side."""
+    collection = f"bench-lanes-{int(time.time())}"
+    with httpx.Client(base_url=url, timeout=300) as client:
+        model = client.get("/v1/models").json()["data"][0]["id"]
+        seed = (
+            client.post(
+                f"/v1/collections/{collection}/documents", json={"documents": documents[:batch]}
+            )
+            .raise_for_status()
+            .json()
+        )
+        _wait_stored(client, [seed["task_id"]], 600)
+        kinds: dict[str, Callable[[int], httpx.Response]] = {
+            "embeddings": lambda i: client.post(
+                "/v1/embeddings",
+                json={
+                    "model": model,
+                    "input": f"probe number {i}: what changed in the billing flow?",
+                },
+            ),
+            "search": lambda i: client.post(
+                f"/v1/collections/{collection}/search",
+                json={"query": f"probe number {i}: latency of the checkout service", "top_k": 10},
+            ),
+        }
+
+        def measure() -> dict[str, Latencies]:
+            found = {kind: Latencies() for kind in kinds}
+            for i in range(probes):
+                for kind, call in kinds.items():
+                    found[kind].samples.append(_timed(lambda c=call, n=i: c(n)))
+            return found
+
+        console.print(f"idle: {probes} probes of each kind")
+        idle = measure()
+        bulk = documents[batch:]
+        console.print(f"under load: ingesting {len(bulk)} documents in jobs of {batch}")
+        task_ids: list[str] = []
+
+        def feed() -> None:
+            with httpx.Client(base_url=url, timeout=300) as feeder:
+                for start in range(0, len(bulk), batch):
+                    task_ids.append(
+                        feeder.post(
+                            f"/v1/collections/{collection}/documents",
+                            json={"documents": bulk[start : start + batch]},
+                        )
+                        .raise_for_status()
+                        .json()["task_id"]
+                    )
+
+        started = time.monotonic()
+        feeder = threading.Thread(target=feed)
+        feeder.start()
+        while not task_ids or client.get(f"/v1/tasks/{task_ids[0]}").json()["state"] == "queued":
+            time.sleep(0.05)
+        loaded = measure()
+        feeder.join()
+        busy_at_end = client.get(f"/v1/tasks/{task_ids[-1]}").json()["state"] != "stored"
+        _wait_stored(client, task_ids, 3600)
+        ingest_s = time.monotonic() - started
+        client.delete(f"/v1/collections/{collection}")
+
+    result = {
+        "documents": len(bulk),
+        "probes": probes,
+        "ingest_docs_per_s": len(bulk) / ingest_s,
+        "bulk_still_running_after_probes": busy_at_end,
+        "kinds": {
+            kind: {
+                "idle_p50_ms": idle[kind].p50 * 1e3,
+                "idle_p99_ms": idle[kind].p99 * 1e3,
+                "load_p50_ms": loaded[kind].p50 * 1e3,
+                "load_p99_ms": loaded[kind].p99 * 1e3,
+                "p50_ratio": loaded[kind].p50 / idle[kind].p50,
+                "p99_ratio": loaded[kind].p99 / idle[kind].p99,
+            }
+            for kind in kinds
+        },
+    }
+    table = Table(
+        title=f"interactive lane: idle vs under bulk ingest ({len(bulk)} documents, "
+        f"{result['ingest_docs_per_s']:.0f} docs/s)"
+    )
+    for column in (
+        "call",
+        "idle p50 ms",
+        "idle p99 ms",
+        "load p50 ms",
+        "load p99 ms",
+        "p50 load/idle",
+        "p99 load/idle",
+    ):
+        table.add_column(column, justify="right")
+    for kind, row in result["kinds"].items():
+        table.add_row(
+            kind,
+            *(
+                f"{row[k]:.1f}"
+                for k in ("idle_p50_ms", "idle_p99_ms", "load_p50_ms", "load_p99_ms")
+            ),
+            f"{row['p50_ratio']:.2f}×",
+            f"{row['p99_ratio']:.2f}×",
+        )
+    console.print(table)
+    if not busy_at_end:
+        console.print(
+            "[yellow]the bulk ingest finished before the probes did: "
+            "use more documents for a fair figure[/]"
+        )
+    return result
