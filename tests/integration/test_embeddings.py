@@ -16,6 +16,7 @@ from openai import NotFoundError, OpenAI
 from embedapp.gateway.app import create_app
 from embedapp.settings import Settings
 from tests.integration.conftest import Service
+from tests.readme import block_after
 
 pytestmark = pytest.mark.integration
 
@@ -148,3 +149,10 @@ def test_a_call_that_waits_too_long_is_504_with_the_task_id(service: Service) ->
     assert response.status_code == 504
     message = response.json()["error"]["message"]
     assert "0.01 s" in message and "task " in message
+
+
+def test_the_readme_openai_example_runs(service: Service) -> None:
+    code = block_after("openai-example").replace("http://127.0.0.1:8000", service.url)
+    namespace: dict[str, Any] = {}
+    exec(code.replace("client.embeddings.create(", "result = client.embeddings.create("), namespace)
+    assert len(namespace["result"].data) == 2
