@@ -19,7 +19,7 @@ class Chunking(BaseModel):
 
 
 class DocumentIn(BaseModel):
-    """A document with its final id; the store's planner fills in its content hash."""
+    """A document with its final id; the embed task fills in its content hash."""
 
     id: str
     text: str
@@ -28,17 +28,13 @@ class DocumentIn(BaseModel):
 
 
 class IngestJob(BaseModel):
-    """One ingest request on its way: gateway → store.plan → embed → store.upsert."""
+    """One ingest request on its way: gateway → embed_documents → store.upsert."""
 
     job_id: str
     collection: str
     model: str
-    total: int
     documents: list[DocumentIn]
     chunking: Chunking | None = None
-    # Filled in by store.plan: documents stored before with the same content are dropped.
-    unchanged: int = 0
-    previous_point_ids: list[str] = Field(default_factory=list)
 
 
 class Chunk(BaseModel):
@@ -74,7 +70,6 @@ class EmbeddedJob(BaseModel):
     unchanged: int
     truncated: list[str]
     points: list[PointIn]
-    previous_point_ids: list[str]
 
 
 class EmbeddedTexts(BaseModel):

@@ -31,7 +31,7 @@ from embedapp.settings import Settings
 # How long a collection's model is trusted without asking the store again.
 MODEL_CACHE_S = 60.0
 # How long an ingest waits for the store to name a collection's model before accepting anyway
-# (store.plan enforces the guard too, so a slow store never blocks ingest).
+# (store.upsert enforces the guard too, so a slow store never blocks ingest).
 MODEL_CHECK_TIMEOUT_S = 2.0
 
 
@@ -117,22 +117,19 @@ class Services:
     async def submit_ingest(
         self, collection: str, documents: list[DocumentIn], chunking: Chunking | None
     ) -> str:
-        """Queue store.plan → embed_documents → store.upsert; the job id."""
+        """Queue embed_documents → store.upsert; the job id."""
         await self.check_collection_model(collection)
         job_id = str(uuid.uuid4())
         job = IngestJob(
             job_id=job_id,
             collection=collection,
             model=self.settings.model_id,
-            total=len(documents),
             documents=documents,
             chunking=chunking,
         )
-        pipeline = (
-            self.task("embedapp.store.plan", job.model_dump(), queue=STORE_QUEUE)
-            | self.task("embedapp.embed_documents", queue=BULK_QUEUE)
-            | self.task("embedapp.store.upsert", queue=STORE_QUEUE)
-        )
+        pipeline = self.task(
+            "embedapp.embed_documents", job.model_dump(), queue=BULK_QUEUE
+        ) | self.task("embedapp.store.upsert", queue=STORE_QUEUE)
         return await self.submit(
             pipeline, job_id=job_id, collection=collection, total=len(documents), done=0
         )

@@ -9,6 +9,7 @@ from embedapp import worker as _worker  # noqa: F401  (connects the per-child mo
 from embedapp.celery_app import celery_app
 from embedapp.chunking import token_windows
 from embedapp.errors import ConflictError, EmbedappError, InvalidRequestError
+from embedapp.hash_index import get_hash_index
 from embedapp.messages import (
     Chunk,
     Chunking,
@@ -73,7 +74,7 @@ def _split(
     throws=(EmbedappError,),  # the client's mistake: logged without a traceback
 )
 def embed_documents(self: Any, job: dict[str, Any]) -> dict[str, Any]:
-    """Embed the documents store.plan found new or changed; the chain hands them to upsert."""
+    """Embed a job's new and changed documents; the chain hands them to store.upsert."""
     ingest = IngestJob.model_validate(job)
     embedder = _embedder(ingest.model)
     if ingest.chunking and ingest.chunking.size > embedder.max_content_tokens:
@@ -81,17 +82,19 @@ def embed_documents(self: Any, job: dict[str, Any]) -> dict[str, Any]:
             f"chunking.size {ingest.chunking.size} exceeds the model's window of "
             f"{embedder.max_content_tokens} tokens"
         )
-    texts, owners, truncated = _split(embedder, ingest.documents, ingest.chunking)
+    changed = _changed(ingest)
+    unchanged = len(ingest.documents) - len(changed)
+    texts, owners, truncated = _split(embedder, changed, ingest.chunking)
 
     def report(texts_done: int) -> None:
         # Progress in documents, the unit the client sent.
-        share = len(ingest.documents) * texts_done // max(1, len(texts))
+        done = unchanged + len(changed) * texts_done // max(1, len(texts))
         jobs.record_progress(
             self.backend,
             ingest.job_id,
             collection=ingest.collection,
-            total=ingest.total,
-            done=ingest.unchanged + share,
+            total=len(ingest.documents),
+            done=done,
         )
 
     report(0)
@@ -112,13 +115,21 @@ def embed_documents(self: Any, job: dict[str, Any]) -> dict[str, Any]:
         collection=ingest.collection,
         model=embedder.model_id,
         dimension=embedder.dimension,
-        total=ingest.total,
-        embedded=len(ingest.documents),
-        unchanged=ingest.unchanged,
+        total=len(ingest.documents),
+        embedded=len(changed),
+        unchanged=unchanged,
         truncated=truncated,
         points=points,
-        previous_point_ids=ingest.previous_point_ids,
     ).model_dump()
+
+
+def _changed(ingest: IngestJob) -> list[DocumentIn]:
+    """Hash each document; keep those not stored before with the same content."""
+    chunking = ingest.chunking.model_dump_json() if ingest.chunking else ""
+    for doc in ingest.documents:
+        doc.content_hash = model.content_hash(doc.text, ingest.model, chunking)
+    stored = get_hash_index().known(ingest.collection, [d.id for d in ingest.documents])
+    return [d for d in ingest.documents if stored.get(d.id) != d.content_hash]
 
 
 @celery_app.task(

@@ -1,4 +1,4 @@
-"""Tasks that own Qdrant: plan and write ingest jobs, read, search, delete."""
+"""Tasks that own Qdrant: write ingest jobs, read, search, delete."""
 
 from functools import lru_cache
 from typing import Any
@@ -6,10 +6,10 @@ from typing import Any
 from qdrant_client import models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
-from embedapp import model
 from embedapp.celery_app import celery_app
 from embedapp.errors import EmbedappError
-from embedapp.messages import EmbeddedJob, EmbeddedTexts, IngestJob, PointIn
+from embedapp.hash_index import get_hash_index
+from embedapp.messages import EmbeddedJob, EmbeddedTexts, PointIn
 from embedapp.settings import get_settings
 from embedapp.store import VectorStore, open_store, point_id
 from embedapp.vectors import decode_vector
@@ -30,31 +30,6 @@ RETRIES = {
 def _store() -> VectorStore:
     # Opened in the store worker's child on first use: embedded Qdrant admits one process.
     return open_store(get_settings())
-
-
-@celery_app.task(
-    name="embedapp.store.plan", ignore_result=True, store_errors_even_if_ignored=True, **RETRIES
-)
-def plan(job: dict[str, Any]) -> dict[str, Any]:
-    """Drop documents stored before with the same content; note the points a change replaces."""
-    ingest = IngestJob.model_validate(job)
-    store = _store()
-    store.check_model(ingest.collection, model=ingest.model)
-    chunking = ingest.chunking.model_dump_json() if ingest.chunking else ""
-    for doc in ingest.documents:
-        doc.content_hash = model.content_hash(doc.text, ingest.model, chunking)
-    stored = store.stored_versions(ingest.collection, [d.id for d in ingest.documents])
-    changed = [
-        d for d in ingest.documents if d.id not in stored or stored[d.id][0] != d.content_hash
-    ]
-    previous = [pid for d in changed if d.id in stored for pid in stored[d.id][1]]
-    return ingest.model_copy(
-        update={
-            "documents": changed,
-            "unchanged": len(ingest.documents) - len(changed),
-            "previous_point_ids": previous,
-        }
-    ).model_dump()
 
 
 def _point(collection: str, model_id: str, point: PointIn) -> models.PointStruct:
@@ -83,12 +58,15 @@ def upsert(embedded: dict[str, Any]) -> dict[str, Any]:
     store = _store()
     if job.points:
         store.ensure_collection(job.collection, dimension=job.dimension, model=job.model)
+        hashes = {p.doc_id: p.content_hash for p in job.points}
+        previous = store.stored_versions(job.collection, list(hashes))
         points = [_point(job.collection, job.model, p) for p in job.points]
         store.upsert(job.collection, points)
+        # A changed document may have had more chunks than it has now.
         written = {str(p.id) for p in points}
-        store.delete_points(
-            job.collection, [pid for pid in job.previous_point_ids if pid not in written]
-        )
+        stale = [pid for _, ids in previous.values() for pid in ids if pid not in written]
+        store.delete_points(job.collection, stale)
+        get_hash_index().remember(job.collection, hashes)
     return {
         "collection": job.collection,
         "total": job.total,
@@ -122,6 +100,7 @@ def list_collections() -> list[dict[str, Any]]:
 def delete_document(collection: str, doc_id: str) -> dict[str, Any]:
     """Remove a document and all its chunks."""
     deleted = _store().delete_document(collection, doc_id)
+    get_hash_index().forget(collection, [doc_id])
     return {"kind": "delete", "collection": collection, "deleted": deleted}
 
 
@@ -129,6 +108,7 @@ def delete_document(collection: str, doc_id: str) -> dict[str, Any]:
 def delete_collection(collection: str) -> dict[str, Any]:
     """Remove a collection and everything in it."""
     deleted = _store().delete_collection(collection)
+    get_hash_index().forget(collection)
     return {"kind": "delete", "collection": collection, "deleted": deleted}
 
 
