@@ -18,6 +18,29 @@ BULK_QUEUE = "embed.bulk"
 STORE_QUEUE = "store"
 EMBED_QUEUES = (INTERACTIVE_QUEUE, BULK_QUEUE)
 EXCHANGE = Exchange("embedapp", type="direct", durable=True)
+# Ingest messages that failed for good (retries spent, or their child killed every time)
+# are rejected into this queue, where `embedapp dlq list|replay` finds them.
+DEAD_LETTER_EXCHANGE = Exchange("embedapp.dead", type="fanout", durable=True)
+DEAD_LETTER_QUEUE = Queue("embedapp.dead", DEAD_LETTER_EXCHANGE, durable=True)
+
+
+def task_queues(settings: Settings) -> list[Queue]:
+    """The queues, with the same arguments for every declarer (RabbitMQ refuses a mismatch)."""
+    dead = {"x-dead-letter-exchange": DEAD_LETTER_EXCHANGE.name}
+    # The bound is the old design's asyncio.Queue(maxsize=K): a full queue refuses the
+    # publish (a nack, with confirms on), and the gateway answers 429.
+    bounded = {"x-max-length": settings.queue_max_length, "x-overflow": "reject-publish"}
+    return [
+        Queue(INTERACTIVE_QUEUE, EXCHANGE, routing_key=INTERACTIVE_QUEUE, durable=True),
+        Queue(
+            BULK_QUEUE,
+            EXCHANGE,
+            routing_key=BULK_QUEUE,
+            durable=True,
+            queue_arguments={**dead, **bounded},
+        ),
+        Queue(STORE_QUEUE, EXCHANGE, routing_key=STORE_QUEUE, durable=True, queue_arguments=dead),
+    ]
 
 
 def build(settings: Settings) -> dict[str, Any]:
@@ -39,6 +62,19 @@ def build(settings: Settings) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "task_retry_on_worker_lost": True,
+        # A publish to an unreachable broker fails within about a second (the gateway
+        # answers 503) instead of hanging the request; workers retry connecting forever.
+        "broker_connection_timeout": 2.0,
+        "task_publish_retry_policy": {
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.3,
+            "interval_max": 0.5,
+        },
+        # Workers ride out a short Redis outage (the backend retries); the gateway never
+        # waits on these, it talks to Redis itself with short timeouts.
+        "redis_socket_connect_timeout": 2.0,
+        "redis_socket_timeout": 5.0,
         # One reserved message per child: a job is hundreds of texts, so prefetching more
         # only parks work on a busy child while another sits idle.
         "worker_prefetch_multiplier": settings.worker_prefetch_multiplier,
@@ -50,10 +86,7 @@ def build(settings: Settings) -> dict[str, Any]:
         # Flower shows tasks only from events; sent events show queued ones too.
         "worker_send_task_events": True,
         "task_send_sent_event": True,
-        "task_queues": [
-            Queue(name, EXCHANGE, routing_key=name, durable=True)
-            for name in (INTERACTIVE_QUEUE, BULK_QUEUE, STORE_QUEUE)
-        ],
+        "task_queues": task_queues(settings),
         "task_default_queue": BULK_QUEUE,
         "task_default_exchange": EXCHANGE.name,
         "task_default_routing_key": BULK_QUEUE,

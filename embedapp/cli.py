@@ -187,3 +187,55 @@ def bench_lanes(
     result = bench.lanes(url, docs, probes=probes, batch=batch, console=Console())
     if json_out:
         json_out.write_text(json.dumps(result, indent=2))
+
+
+dlq_app = typer.Typer(
+    help="The dead-letter queue: ingest jobs that failed for good.", no_args_is_help=True
+)
+app.add_typer(dlq_app, name="dlq")
+
+
+@dlq_app.command("list")
+def dlq_list() -> None:
+    """Show the dead messages (they stay in the queue)."""
+    from kombu import Connection
+    from rich.table import Table
+
+    from embedapp import dead_letters
+
+    settings = _settings_or_exit()
+    with Connection(settings.broker_url) as connection:
+        letters = dead_letters.peek(connection)
+    table = Table(title=f"{len(letters)} dead messages in {dead_letters.DEAD_LETTER_QUEUE.name}")
+    for column in ("task id", "task", "job", "collection", "docs", "from queue", "died at"):
+        table.add_column(column)
+    for letter in letters:
+        table.add_row(
+            letter.task_id,
+            letter.task,
+            letter.job_id or "",
+            letter.collection or "",
+            str(letter.documents or ""),
+            letter.queue,
+            letter.died_at,
+        )
+    Console().print(table)
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    task_ids: Annotated[list[str] | None, typer.Argument(help="Task ids; none: all.")] = None,
+) -> None:
+    """Send dead messages back to their queue with a fresh retry budget."""
+    from kombu import Connection
+
+    from embedapp import dead_letters
+
+    settings = _settings_or_exit()
+    with Connection(settings.broker_url) as connection:
+        replayed = dead_letters.replay(connection, task_ids=set(task_ids) if task_ids else None)
+    for letter in replayed:
+        console.print(
+            f"replayed {letter.task} {letter.task_id} (job {letter.job_id}) to {letter.routing_key}"
+        )
+    console.print(f"{len(replayed)} replayed")

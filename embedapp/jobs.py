@@ -2,12 +2,15 @@
 and the tasks (which report progress). A job's id is the id of its chain's last task,
 so Celery itself stores the final result (or the failure) under it."""
 
+import logging
 from typing import Any
 
 from celery import states
 from celery.backends.base import Backend
 
 from embedapp.schemas import TaskStatus
+
+log = logging.getLogger(__name__)
 
 QUEUED = "QUEUED"
 EMBEDDING = "EMBEDDING"
@@ -23,18 +26,16 @@ RESULT_FIELDS = (
 )
 
 
-def record_queued(backend: Backend, job_id: str, **info: Any) -> None:
-    """Mark a job accepted, so its id is known (not PENDING) before any worker sees it."""
-    backend.store_result(job_id, info, QUEUED)
-
-
 def record_progress(
     backend: Backend, job_id: str, *, collection: str, total: int, done: int
 ) -> None:
-    """Report how many of a job's documents are done so far."""
-    backend.store_result(
-        job_id, {"collection": collection, "total": total, "done": done}, EMBEDDING
-    )
+    """Report how many of a job's documents are done so far (never fails the job)."""
+    try:
+        backend.store_result(
+            job_id, {"collection": collection, "total": total, "done": done}, EMBEDDING
+        )
+    except Exception as exc:  # progress is informational; the result backend may be down
+        log.warning("progress of %s not recorded: %s", job_id, exc)
 
 
 def to_status(job_id: str, meta: dict[str, Any]) -> TaskStatus | None:

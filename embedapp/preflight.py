@@ -3,8 +3,10 @@
 from dataclasses import dataclass
 
 import redis
+from amqp.exceptions import PreconditionFailed
 from kombu import Connection
 
+import celeryconfig
 from embedapp.settings import Settings
 
 TIMEOUT_S = 3.0
@@ -12,18 +14,13 @@ TIMEOUT_S = 3.0
 
 @dataclass(frozen=True)
 class Problem:
-    """A service that did not answer."""
+    """What is wrong with a service we need, and how to fix it."""
 
-    service: str
-    where: str
-    reason: str
-    how_to_start: str
+    message: str
+    fix: str
 
     def __str__(self) -> str:
-        return (
-            f"{self.service} does not answer at {self.where} ({self.reason}).\n"
-            f"  Start it with: {self.how_to_start}"
-        )
+        return f"{self.message}\n  {self.fix}"
 
 
 def _redact(url: str) -> str:
@@ -38,10 +35,9 @@ def check_broker(settings: Settings) -> Problem | None:
             conn.ensure_connection(max_retries=1, timeout=TIMEOUT_S)
     except Exception as exc:  # kombu wraps socket, auth and DNS errors differently
         return Problem(
-            "RabbitMQ",
-            _redact(settings.broker_url),
-            type(exc).__name__ + f": {exc}",
-            "rabbitmq-server -detached   (or: docker compose up -d rabbitmq)",
+            f"RabbitMQ does not answer at {_redact(settings.broker_url)} "
+            f"({type(exc).__name__}: {exc}).",
+            "Start it with: rabbitmq-server -detached   (or: docker compose up -d rabbitmq)",
         )
     return None
 
@@ -56,16 +52,32 @@ def check_result_backend(settings: Settings) -> Problem | None:
             client.ping()
     except redis.RedisError as exc:
         return Problem(
-            "Redis",
-            _redact(settings.result_backend),
-            type(exc).__name__ + f": {exc}",
-            'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" '
+            f"Redis does not answer at {_redact(settings.result_backend)} "
+            f"({type(exc).__name__}: {exc}).",
+            'Start it with: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" '
             "--appendonly no   (or: docker compose up -d redis)",
         )
     return None
 
 
+def check_queues(settings: Settings) -> Problem | None:
+    """The queues exist with our arguments, or which one RabbitMQ holds with others."""
+    with Connection(settings.broker_url, connect_timeout=TIMEOUT_S) as conn:
+        for queue in celeryconfig.task_queues(settings):
+            try:
+                queue(conn.channel()).declare()
+            except PreconditionFailed as exc:
+                return Problem(
+                    f"RabbitMQ holds queue {queue.name!r} with other arguments than "
+                    f"{queue.queue_arguments} ({exc.reply_text}).",
+                    f"Let it drain, then: rabbitmqctl delete_queue {queue.name}   (or set "
+                    "EMBEDAPP_QUEUE_MAX_LENGTH back to the bound it was declared with)",
+                )
+    return None
+
+
 def problems(settings: Settings) -> list[Problem]:
-    """Every required service that does not answer."""
-    found = [check_broker(settings), check_result_backend(settings)]
+    """Every required service that does not answer, or answers with the wrong queues."""
+    broker = check_broker(settings)
+    found = [broker, check_result_backend(settings), None if broker else check_queues(settings)]
     return [p for p in found if p is not None]

@@ -2,10 +2,10 @@
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 BUNDLED_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -41,7 +41,25 @@ class Settings(BaseSettings):
 
     max_documents_per_request: int = Field(1000, gt=0)
     max_text_chars: int = Field(100_000, gt=0)
+    max_metadata_bytes: int = Field(16_384, gt=0)
+    max_request_bytes: int = Field(16 * 1024 * 1024, gt=0)
     request_timeout_s: float = Field(30.0, gt=0)
+
+    # Ingest jobs waiting in embed.bulk before the gateway answers 429.
+    queue_max_length: int = Field(10_000, gt=0)
+    retry_after_s: int = Field(5, gt=0)
+
+    # Comma-separated. No keys: no auth. No origins: no CORS headers.
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    flower_basic_auth: SecretStr | None = None
+
+    @field_validator("api_keys", "cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
 
     @field_validator("qdrant_url", "model", "model_name")
     @classmethod

@@ -9,7 +9,7 @@ from typing import Any
 from celery import signals
 
 from celeryconfig import EMBED_QUEUES
-from embedapp import model
+from embedapp import dead_letters, model
 from embedapp.celery_app import celery_app
 from embedapp.settings import get_settings
 
@@ -39,8 +39,10 @@ def _select_queues(sender: str, options: dict[str, Any], **_: Any) -> None:
 
 
 @signals.worker_init.connect
-def _remember_concurrency(sender: Any, **_: Any) -> None:
+def _prepare(sender: Any, **_: Any) -> None:
     _WorkerRole.concurrency = int(sender.concurrency or 1)
+    with celery_app.connection_for_write() as connection:
+        dead_letters.declare(connection)
 
 
 @signals.worker_process_init.connect

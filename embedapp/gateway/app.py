@@ -8,7 +8,7 @@ from redis.asyncio import Redis
 
 from embedapp.celery_app import create_celery
 from embedapp.gateway.errors import install_error_handlers
-from embedapp.gateway.results import ResultReader
+from embedapp.gateway.results import TaskResults
 from embedapp.gateway.routes import collections, documents, embeddings, health, tasks
 from embedapp.gateway.services import Services
 from embedapp.settings import Settings, get_settings
@@ -21,8 +21,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Services]]:
         celery = create_celery(settings)
-        redis = Redis.from_url(settings.result_backend)
-        results = ResultReader(redis, celery.backend)
+        redis = Redis.from_url(settings.result_backend, socket_connect_timeout=2, socket_timeout=5)
+        results = TaskResults(redis, celery.backend)
         try:
             yield {"services": Services(settings=settings, celery=celery, results=results)}
         finally:

@@ -12,9 +12,13 @@ from embedapp.errors import EmbedappError
 log = logging.getLogger(__name__)
 
 
-def error_response(status_code: int, type_: str, message: str) -> JSONResponse:
+def error_response(
+    status_code: int, type_: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
     """The JSON body every error shares."""
-    return JSONResponse({"error": {"type": type_, "message": message}}, status_code=status_code)
+    return JSONResponse(
+        {"error": {"type": type_, "message": message}}, status_code=status_code, headers=headers
+    )
 
 
 def _describe(error: dict) -> str:
@@ -32,7 +36,7 @@ async def _embedapp_error(_: Request, exc: Exception) -> JSONResponse:
     if exc.status_code >= 500 and exc.status_code not in (503, 504):
         log.error("internal error: %s", exc.message)
         return error_response(exc.status_code, exc.type, "internal error")
-    return error_response(exc.status_code, exc.type, exc.message)
+    return error_response(exc.status_code, exc.type, exc.message, exc.headers)
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:

@@ -1,13 +1,15 @@
-"""Read and await task results in Redis without a thread per request.
+"""Task states in Redis, recorded, read and awaited on the event loop.
 
 Celery's Redis backend PUBLISHes every state it stores on a channel named like the
-result key; one pub/sub connection serves every waiting request.
+result key; one pub/sub connection serves every waiting request. The gateway talks to Redis
+itself, with short timeouts, so that a Redis outage never hangs a request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Any
 
 from celery import states
@@ -17,9 +19,11 @@ from redis.exceptions import RedisError
 
 from embedapp.errors import UnavailableError
 
+log = logging.getLogger(__name__)
 
-class ResultReader:
-    """Task metas from the result backend, read and awaited on the event loop."""
+
+class TaskResults:
+    """Task metas in the result backend, in the backend's own encoding."""
 
     def __init__(self, redis: Redis, backend: RedisBackend) -> None:
         self._redis = redis
@@ -30,6 +34,25 @@ class ResultReader:
 
     def _key(self, task_id: str) -> str:
         return self._backend.get_key_for_task(task_id).decode()
+
+    async def record(self, task_id: str, state: str, info: dict[str, Any]) -> bool:
+        """Store a state the way Celery would; False (logged) if Redis is unreachable."""
+        meta = {
+            "status": state,
+            "result": info,
+            "traceback": None,
+            "children": [],
+            "date_done": None,
+            "task_id": task_id,
+        }
+        try:
+            await self._redis.set(
+                self._key(task_id), self._backend.encode(meta), ex=self._backend.expires
+            )
+        except RedisError as exc:
+            log.warning("task %s not recorded as %s: %s", task_id, state, exc)
+            return False
+        return True
 
     async def read(self, task_id: str) -> dict[str, Any]:
         """The stored meta of a task (status PENDING when the backend has none)."""
@@ -47,7 +70,10 @@ class ResultReader:
 
     async def forget(self, task_id: str) -> None:
         """Drop a result nobody will read again."""
-        await self._redis.delete(self._key(task_id))
+        try:
+            await self._redis.delete(self._key(task_id))
+        except RedisError as exc:
+            log.warning("result of %s left to expire: %s", task_id, exc)
 
     async def wait(self, task_id: str, timeout: float) -> dict[str, Any]:
         """The task's meta once it is ready; TimeoutError after `timeout` seconds."""

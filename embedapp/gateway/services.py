@@ -24,7 +24,7 @@ from embedapp.errors import (
     QueueFullError,
     UnavailableError,
 )
-from embedapp.gateway.results import ResultReader
+from embedapp.gateway.results import TaskResults
 from embedapp.messages import Chunking, DocumentIn, EmbeddedTexts, IngestJob
 from embedapp.settings import Settings
 
@@ -41,7 +41,7 @@ class Services:
 
     settings: Settings
     celery: Celery
-    results: ResultReader
+    results: TaskResults
     _collection_models: dict[str, tuple[str | None, float]] = field(default_factory=dict)
 
     def task(self, name: str, *args: Any, queue: str, **kwargs: Any) -> Signature:
@@ -54,7 +54,12 @@ class Services:
             await anyio.to_thread.run_sync(partial(signature.apply_async, task_id=task_id))
         except OperationalError as exc:
             if isinstance(exc.__cause__, MessageNacked) or "nack" in str(exc).lower():
-                raise QueueFullError("the queue is full; retry later") from exc
+                wait = self.settings.retry_after_s
+                raise QueueFullError(
+                    f"the ingest queue holds {self.settings.queue_max_length} jobs "
+                    f"(EMBEDAPP_QUEUE_MAX_LENGTH); retry in {wait} s",
+                    headers={"Retry-After": str(wait)},
+                ) from exc
             raise UnavailableError(
                 f"the message broker is unreachable ({self.settings.broker_url.split('@')[-1]})"
             ) from exc
@@ -62,9 +67,8 @@ class Services:
     async def submit(self, signature: Signature, *, job_id: str | None = None, **info: Any) -> str:
         """Record a background job as queued and publish it; its id, for GET /v1/tasks."""
         job_id = job_id or str(uuid.uuid4())
-        await anyio.to_thread.run_sync(
-            partial(jobs.record_queued, self.celery.backend, job_id, **info)
-        )
+        # Best effort: with Redis down the job is still accepted (only its state is unknown).
+        await self.results.record(job_id, jobs.QUEUED, info)
         try:
             await self.publish(signature, job_id)
         except EmbedappError:

@@ -70,7 +70,14 @@ def _split(
     # are still stored so that the chain marks the job failed.
     ignore_result=True,
     store_errors_even_if_ignored=True,
+    # Bounded retries, for errors and for a child that dies on the job (worker lost);
+    # then the message is rejected into the dead-letter queue instead of acked away.
+    autoretry_for=(Exception,),
+    dont_autoretry_for=(EmbedappError,),
+    retry_backoff=True,
+    default_retry_delay=1,  # also the wait after a lost child (Celery's default is 3 min)
     max_retries=3,
+    acks_on_failure_or_timeout=False,
     throws=(EmbedappError,),  # the client's mistake: logged without a traceback
 )
 def embed_documents(self: Any, job: dict[str, Any]) -> dict[str, Any]:

@@ -51,7 +51,8 @@ def _point(collection: str, model_id: str, point: PointIn) -> models.PointStruct
     )
 
 
-@celery_app.task(name="embedapp.store.upsert", **RETRIES)
+# Like embed_documents: a job that fails for good goes to the dead-letter queue.
+@celery_app.task(name="embedapp.store.upsert", acks_on_failure_or_timeout=False, **RETRIES)
 def upsert(embedded: dict[str, Any]) -> dict[str, Any]:
     """Write a job's points and drop what they replace; the return value is the job's result."""
     job = EmbeddedJob.model_validate(embedded)

@@ -19,8 +19,8 @@ import httpx
 import pytest
 from kombu import Connection
 
-from celeryconfig import BULK_QUEUE, INTERACTIVE_QUEUE, STORE_QUEUE
-from embedapp.preflight import problems
+from celeryconfig import BULK_QUEUE, DEAD_LETTER_QUEUE, INTERACTIVE_QUEUE, STORE_QUEUE
+from embedapp.preflight import check_broker, check_result_backend
 from embedapp.settings import Settings
 from tests.procs import descendants, survivors
 
@@ -72,15 +72,13 @@ class Service:
             time.sleep(0.1)
 
 
-def _purge_queues(broker_url: str) -> None:
-    # Leftovers from an interrupted run would be consumed by this session's workers.
+def _reset_queues(broker_url: str) -> None:
+    # Start empty, and declared with this session's arguments: leftovers of an interrupted
+    # run would be consumed here, and a queue declared with another bound refused.
     with Connection(broker_url) as conn:
         channel = conn.channel()
-        for queue in (INTERACTIVE_QUEUE, BULK_QUEUE, STORE_QUEUE):
-            try:
-                channel.queue_purge(queue)
-            except Exception:  # not declared yet: nothing to purge
-                channel = conn.channel()
+        for queue in (INTERACTIVE_QUEUE, BULK_QUEUE, STORE_QUEUE, DEAD_LETTER_QUEUE.name):
+            channel.queue_delete(queue)
 
 
 def _wait_ready(service: Service) -> None:
@@ -106,11 +104,11 @@ def _wait_ready(service: Service) -> None:
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """`embedapp serve --concurrency 2` for the whole session; stopped with SIGINT at the end."""
     base = Settings()
-    missing = problems(base)
+    missing = [p for p in (check_broker(base), check_result_backend(base)) if p]
     assert not missing, "integration tests need RabbitMQ and Redis:\n" + "\n".join(
         map(str, missing)
     )
-    _purge_queues(base.broker_url)
+    _reset_queues(base.broker_url)
     data_dir = tmp_path_factory.mktemp("data")
     port, flower_port = _free_port(), _free_port()
     env = {

@@ -1,0 +1,103 @@
+"""A child killed mid-batch loses nothing; one killed every time ends in the dead-letter queue."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+import pytest
+from kombu import Connection
+
+from embedapp import dead_letters
+from embedapp.celery_app import celery_app
+from embedapp.settings import Settings
+from tests.integration.conftest import Service
+from tests.procs import alive
+
+pytestmark = pytest.mark.integration
+
+
+def _docs(n: int, prefix: str) -> list[dict[str, Any]]:
+    return [
+        {"id": f"{prefix}-{i}", "text": f"{prefix} document {i}: " + "some words " * 30}
+        for i in range(n)
+    ]
+
+
+def _child_embedding(job_id: str, timeout: float = 120) -> int:
+    """The pid of the bulk worker child running this job's embed task."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        active = celery_app.control.inspect(timeout=1.0).active() or {}
+        for tasks in active.values():
+            for task in tasks:
+                if task["name"] == "embedapp.embed_documents" and job_id in str(task["args"]):
+                    return int(task["worker_pid"])
+    raise AssertionError(f"no child picked up job {job_id} in {timeout} s")
+
+
+def test_a_child_killed_mid_batch_loses_nothing_and_duplicates_nothing(
+    service: Service, collection: str
+) -> None:
+    task_id = service.ingest(collection, _docs(300, "kill"))["task_id"]
+    service.wait_for(task_id, until=lambda s: s["state"] == "embedding" and s["done"] > 0)
+    os.kill(_child_embedding(task_id), signal.SIGKILL)
+
+    status = service.wait_for(task_id, timeout=300)
+    assert status["state"] == "stored" and status["stored"] == 300
+    assert service.client.get(f"/v1/collections/{collection}").json()["points"] == 300
+
+
+def test_a_job_that_kills_its_child_every_time_is_dead_lettered_then_replayed(
+    service: Service, collection: str
+) -> None:
+    task_id = service.ingest(collection, _docs(200, "poison"))["task_id"]
+    killed: set[int] = set()
+    while service.client.get(f"/v1/tasks/{task_id}").json()["state"] != "failed":
+        assert len(killed) <= 4, "retries are not bounded"
+        try:
+            pid = _child_embedding(task_id, timeout=30)
+        except AssertionError:
+            continue  # between tries, or already failed
+        if pid not in killed and alive(pid):  # the worker may still list a dead child
+            os.kill(pid, signal.SIGKILL)
+            killed.add(pid)
+    status = service.client.get(f"/v1/tasks/{task_id}").json()
+    assert len(killed) == 4  # the first try and three retries
+    assert "WorkerLostError" in status["error"]
+
+    with Connection(Settings().broker_url) as connection:
+        letters = [d for d in dead_letters.peek(connection) if d.job_id == task_id]
+    assert len(letters) == 1
+    assert (letters[0].task, letters[0].collection, letters[0].documents) == (
+        "embedapp.embed_documents",
+        collection,
+        200,
+    )
+
+    listing = subprocess.run(
+        [sys.executable, "-m", "embedapp", "dlq", "list"],
+        env={**os.environ, "COLUMNS": "250"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert listing.returncode == 0 and task_id in listing.stdout
+
+    # The cause is gone (nobody kills children now): replay, and the job completes.
+    replay = subprocess.run(
+        [sys.executable, "-m", "embedapp", "dlq", "replay", letters[0].task_id],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert replay.returncode == 0 and "1 replayed" in replay.stderr
+    # Until the replayed message runs, the job still reads `failed`.
+    service.wait_for(task_id, until=lambda s: s["state"] == "stored", timeout=180)
+    assert service.client.get(f"/v1/collections/{collection}").json()["points"] == 200
+    with Connection(Settings().broker_url) as connection:
+        assert not [d for d in dead_letters.peek(connection) if d.job_id == task_id]
