@@ -135,6 +135,12 @@ def store_worker(
     )
 
 
+def _flower_env(settings: Settings) -> dict[str, str]:
+    # Through the environment, not argv, where `ps` would show the password.
+    auth = settings.flower_basic_auth
+    return {"FLOWER_BASIC_AUTH": auth.get_secret_value()} if auth else {}
+
+
 @app.command()
 def serve(concurrency: Concurrency = None) -> None:
     """Run gateway, embed worker, store worker and Flower together; Ctrl-C stops them all."""
@@ -156,7 +162,14 @@ def serve(concurrency: Concurrency = None) -> None:
         ),
         Child("gateway", [sys.executable, "-m", "embedapp", "gateway"]),
         Child(
-            "flower", [*celery, "flower", f"--port={settings.flower_port}", "--address=127.0.0.1"]
+            "flower",
+            [
+                *celery,
+                "flower",
+                f"--port={settings.flower_port}",
+                "--address=127.0.0.1",
+            ],
+            env=_flower_env(settings),
         ),
     ]
     console.print(

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rich.console import Console
 
@@ -19,6 +19,7 @@ class Child:
 
     name: str
     argv: Sequence[str]
+    env: dict[str, str] = field(default_factory=dict)  # added to ours; kept off the argv
     process: subprocess.Popen[bytes] | None = None
 
 
@@ -49,7 +50,9 @@ class Supervisor:
     def _start_and_watch(self) -> int:
         for child in self.children:
             # A session of its own: Ctrl-C reaches only us, and we stop children in order.
-            child.process = subprocess.Popen(child.argv, start_new_session=True)
+            child.process = subprocess.Popen(
+                child.argv, env={**os.environ, **child.env}, start_new_session=True
+            )
             self.console.print(f"[green]started[/] {child.name} (pid {child.process.pid})")
         code = 0
         while self._stop_requested is None:

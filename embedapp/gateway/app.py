@@ -4,11 +4,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from redis.asyncio import Redis
 
 from embedapp.celery_app import create_celery
 from embedapp.gateway.errors import install_error_handlers
-from embedapp.gateway.results import TaskResults
+from embedapp.gateway.middleware import ApiKeys, BodyLimit
+from embedapp.gateway.results import PublishOnlyRedisBackend, TaskResults
 from embedapp.gateway.routes import collections, documents, embeddings, health, tasks
 from embedapp.gateway.services import Services
 from embedapp.settings import Settings, get_settings
@@ -21,6 +23,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Services]]:
         celery = create_celery(settings)
+        celery.conf.result_backend = PublishOnlyRedisBackend.url_for(settings.result_backend)
         redis = Redis.from_url(settings.result_backend, socket_connect_timeout=2, socket_timeout=5)
         results = TaskResults(redis, celery.backend)
         try:
@@ -39,6 +42,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         strict_content_type=False,
     )
     install_error_handlers(app)
+    # Added last is outermost: CORS answers preflights before the key check sees them.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(ApiKeys, settings=settings)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
     for module in (documents, collections, embeddings, tasks, health):
         app.include_router(module.router)
     return app

@@ -22,6 +22,23 @@ from embedapp.errors import UnavailableError
 log = logging.getLogger(__name__)
 
 
+class PublishOnlyRedisBackend(RedisBackend):
+    """Celery's Redis backend for a process that never calls `AsyncResult.get()`.
+
+    The stock one subscribes to every task's result channel as the task is sent (for
+    `.get()`), and never unsubscribes unless someone waits: in the gateway that would grow
+    without end, and make every publish fail while Redis is down. TaskResults waits instead.
+    """
+
+    def on_task_call(self, producer: Any, task_id: str) -> None:
+        """Do not subscribe: see the class docstring."""
+
+    @classmethod
+    def url_for(cls, result_backend: str) -> str:
+        """`result_backend` value that selects this class for a redis:// URL."""
+        return f"{cls.__module__}:{cls.__qualname__}+{result_backend}"
+
+
 class TaskResults:
     """Task metas in the result backend, in the backend's own encoding."""
 
@@ -83,7 +100,10 @@ class TaskResults:
         waiters.append(future)
         try:
             if len(waiters) == 1:
-                await self._pubsub.subscribe(key)
+                try:
+                    await self._pubsub.subscribe(key)
+                except RedisError as exc:
+                    raise UnavailableError("the result backend (Redis) is unreachable") from exc
                 self._ensure_listener()
             # The result may have been stored before the subscription took effect.
             meta = await self.read(task_id)
@@ -94,7 +114,8 @@ class TaskResults:
             waiters.remove(future)
             if not waiters:
                 del self._waiting[key]
-                await self._pubsub.unsubscribe(key)
+                with contextlib.suppress(RedisError):  # a dead connection unsubscribed anyway
+                    await self._pubsub.unsubscribe(key)
 
     def _ensure_listener(self) -> None:
         if self._listener is None or self._listener.done():

@@ -105,8 +105,8 @@ class Services:
                     timeout=MODEL_CHECK_TIMEOUT_S,
                 )
                 model = info["model"]
-            except (NotFoundError, GatewayTimeoutError):
-                return
+            except (NotFoundError, GatewayTimeoutError, UnavailableError):
+                return  # nothing to compare with (yet): store.upsert still guards
             self._collection_models[collection] = (model, time.monotonic())
         if model is not None and model != self.settings.model_id:
             raise ConflictError(

@@ -1,5 +1,6 @@
 """Documents: ingest (a queued job), read back, delete."""
 
+import json
 import uuid
 
 from fastapi import APIRouter
@@ -26,6 +27,12 @@ def _check_limits(body: IngestRequest, settings: Settings) -> None:
             raise PayloadTooLargeError(
                 f"documents.{index}.text: {len(doc.text)} characters; the limit is "
                 f"{settings.max_text_chars} (EMBEDAPP_MAX_TEXT_CHARS)"
+            )
+        metadata_bytes = len(json.dumps(doc.metadata, ensure_ascii=False).encode())
+        if metadata_bytes > settings.max_metadata_bytes:
+            raise PayloadTooLargeError(
+                f"documents.{index}.metadata: {metadata_bytes} bytes of JSON; the limit is "
+                f"{settings.max_metadata_bytes} (EMBEDAPP_MAX_METADATA_BYTES)"
             )
         if doc.id is not None:
             if doc.id in seen:
