@@ -30,10 +30,10 @@ Concurrency = Annotated[
 ]
 
 
-def _settings_or_exit() -> Settings:
+def _settings_or_exit(*, queues: bool = True) -> Settings:
     """The settings, after checking RabbitMQ and Redis answer: a clear message, no traceback."""
     settings = get_settings()
-    found = problems(settings)
+    found = problems(settings, queues=queues)
     for problem in found:
         console.print(f"[red]error:[/] {problem}")
     if found:
@@ -216,7 +216,7 @@ def dlq_list() -> None:
 
     from embedapp import dead_letters
 
-    settings = _settings_or_exit()
+    settings = _settings_or_exit(queues=False)
     with Connection(settings.broker_url) as connection:
         letters = dead_letters.peek(connection)
     table = Table(title=f"{len(letters)} dead messages in {dead_letters.DEAD_LETTER_QUEUE.name}")
@@ -244,7 +244,7 @@ def dlq_replay(
 
     from embedapp import dead_letters
 
-    settings = _settings_or_exit()
+    settings = _settings_or_exit(queues=False)
     with Connection(settings.broker_url) as connection:
         replayed = dead_letters.replay(connection, task_ids=set(task_ids) if task_ids else None)
     for letter in replayed:

@@ -27,6 +27,14 @@ class DocumentIn(BaseModel):
     content_hash: str = ""
 
 
+class Counts(BaseModel):
+    """What an earlier pass of the same job already did."""
+
+    embedded: int = 0
+    unchanged: int = 0
+    truncated: list[str] = Field(default_factory=list)
+
+
 class IngestJob(BaseModel):
     """One ingest request on its way: gateway → embed_documents → store.upsert."""
 
@@ -35,6 +43,9 @@ class IngestJob(BaseModel):
     model: str
     documents: list[DocumentIn]
     chunking: Chunking | None = None
+    # False on a second pass, for documents the hash index wrongly called unchanged.
+    use_index: bool = True
+    carried: Counts = Field(default_factory=Counts)
 
 
 class Chunk(BaseModel):
@@ -65,11 +76,14 @@ class EmbeddedJob(BaseModel):
     collection: str
     model: str
     dimension: int
+    chunking: Chunking | None
     total: int
     embedded: int
     unchanged: int
     truncated: list[str]
     points: list[PointIn]
+    # Documents skipped as unchanged: the store checks that it really holds them.
+    skipped: list[DocumentIn]
 
 
 class EmbeddedTexts(BaseModel):

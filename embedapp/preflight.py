@@ -76,8 +76,12 @@ def check_queues(settings: Settings) -> Problem | None:
     return None
 
 
-def problems(settings: Settings) -> list[Problem]:
-    """Every required service that does not answer, or answers with the wrong queues."""
+def problems(settings: Settings, *, queues: bool = True) -> list[Problem]:
+    """Every required service that does not answer, or (`queues`) answers with the wrong queues."""
     broker = check_broker(settings)
-    found = [broker, check_result_backend(settings), None if broker else check_queues(settings)]
+    found = [
+        broker,
+        check_result_backend(settings),
+        check_queues(settings) if queues and not broker else None,
+    ]
     return [p for p in found if p is not None]

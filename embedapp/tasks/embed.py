@@ -90,17 +90,20 @@ def embed_documents(self: Any, job: dict[str, Any]) -> dict[str, Any]:
             f"{embedder.max_content_tokens} tokens"
         )
     changed = _changed(ingest)
-    unchanged = len(ingest.documents) - len(changed)
+    changed_ids = {d.id for d in changed}
+    skipped = [d for d in ingest.documents if d.id not in changed_ids]
     texts, owners, truncated = _split(embedder, changed, ingest.chunking)
+    carried = ingest.carried
+    before = carried.embedded + carried.unchanged
 
     def report(texts_done: int) -> None:
         # Progress in documents, the unit the client sent.
-        done = unchanged + len(changed) * texts_done // max(1, len(texts))
+        done = before + len(skipped) + len(changed) * texts_done // max(1, len(texts))
         jobs.record_progress(
             self.backend,
             ingest.job_id,
             collection=ingest.collection,
-            total=len(ingest.documents),
+            total=before + len(ingest.documents),
             done=done,
         )
 
@@ -122,11 +125,13 @@ def embed_documents(self: Any, job: dict[str, Any]) -> dict[str, Any]:
         collection=ingest.collection,
         model=embedder.model_id,
         dimension=embedder.dimension,
-        total=len(ingest.documents),
-        embedded=len(changed),
-        unchanged=unchanged,
-        truncated=truncated,
+        chunking=ingest.chunking,
+        total=before + len(ingest.documents),
+        embedded=carried.embedded + len(changed),
+        unchanged=carried.unchanged + len(skipped),
+        truncated=carried.truncated + truncated,
         points=points,
+        skipped=skipped,
     ).model_dump()
 
 
@@ -135,6 +140,8 @@ def _changed(ingest: IngestJob) -> list[DocumentIn]:
     chunking = ingest.chunking.model_dump_json() if ingest.chunking else ""
     for doc in ingest.documents:
         doc.content_hash = model.content_hash(doc.text, ingest.model, chunking)
+    if not ingest.use_index:
+        return list(ingest.documents)
     stored = get_hash_index().known(ingest.collection, [d.id for d in ingest.documents])
     return [d for d in ingest.documents if stored.get(d.id) != d.content_hash]
 

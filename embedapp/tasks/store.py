@@ -6,10 +6,11 @@ from typing import Any
 from qdrant_client import models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
+from celeryconfig import BULK_QUEUE, STORE_QUEUE
 from embedapp.celery_app import celery_app
 from embedapp.errors import EmbedappError
 from embedapp.hash_index import get_hash_index
-from embedapp.messages import EmbeddedJob, EmbeddedTexts, PointIn
+from embedapp.messages import Counts, EmbeddedJob, EmbeddedTexts, IngestJob, PointIn
 from embedapp.settings import get_settings
 from embedapp.store import VectorStore, open_store, point_id
 from embedapp.vectors import decode_vector
@@ -52,22 +53,39 @@ def _point(collection: str, model_id: str, point: PointIn) -> models.PointStruct
 
 
 # Like embed_documents: a job that fails for good goes to the dead-letter queue.
-@celery_app.task(name="embedapp.store.upsert", acks_on_failure_or_timeout=False, **RETRIES)
-def upsert(embedded: dict[str, Any]) -> dict[str, Any]:
+@celery_app.task(
+    name="embedapp.store.upsert", bind=True, acks_on_failure_or_timeout=False, **RETRIES
+)
+def upsert(self: Any, embedded: dict[str, Any]) -> dict[str, Any]:
     """Write a job's points and drop what they replace; the return value is the job's result."""
     job = EmbeddedJob.model_validate(embedded)
     store = _store()
     if job.points:
-        store.ensure_collection(job.collection, dimension=job.dimension, model=job.model)
-        hashes = {p.doc_id: p.content_hash for p in job.points}
-        previous = store.stored_versions(job.collection, list(hashes))
-        points = [_point(job.collection, job.model, p) for p in job.points]
-        store.upsert(job.collection, points)
-        # A changed document may have had more chunks than it has now.
-        written = {str(p.id) for p in points}
-        stale = [pid for _, ids in previous.values() for pid in ids if pid not in written]
-        store.delete_points(job.collection, stale)
-        get_hash_index().remember(job.collection, hashes)
+        _write(store, job)
+    # The hash index is a cache: trust it only for what the store really holds.
+    held = store.stored_versions(job.collection, [d.id for d in job.skipped])
+    missing = [d for d in job.skipped if held.get(d.id, ("",))[0] != d.content_hash]
+    if missing:
+        second_pass = IngestJob(
+            job_id=job.job_id,
+            collection=job.collection,
+            model=job.model,
+            documents=missing,
+            chunking=job.chunking,
+            use_index=False,
+            carried=Counts(
+                embedded=job.embedded,
+                unchanged=job.unchanged - len(missing),
+                truncated=job.truncated,
+            ),
+        )
+        # Keeps this task's id, so the job ends when the second pass is stored.
+        raise self.replace(
+            celery_app.signature(
+                "embedapp.embed_documents", args=(second_pass.model_dump(),), queue=BULK_QUEUE
+            )
+            | self.signature(queue=STORE_QUEUE)
+        )
     return {
         "collection": job.collection,
         "total": job.total,
@@ -77,6 +95,20 @@ def upsert(embedded: dict[str, Any]) -> dict[str, Any]:
         "stored": job.embedded,
         "truncated": job.truncated,
     }
+
+
+def _write(store: VectorStore, job: EmbeddedJob) -> None:
+    store.ensure_collection(job.collection, dimension=job.dimension, model=job.model)
+    hashes = {p.doc_id: p.content_hash for p in job.points}
+    previous = store.stored_versions(job.collection, list(hashes))
+    points = [_point(job.collection, job.model, p) for p in job.points]
+    store.upsert(job.collection, points)
+    # A changed document may have had more chunks than it has now.
+    written = {str(p.id) for p in points}
+    store.delete_points(
+        job.collection, [pid for _, ids in previous.values() for pid in ids if pid not in written]
+    )
+    get_hash_index().remember(job.collection, hashes)
 
 
 @celery_app.task(name="embedapp.store.get_document", **RETRIES)

@@ -123,7 +123,8 @@ def test_a_collection_of_another_model_is_a_409(service: Service, collection: st
                 "embedded": 1,
                 "unchanged": 0,
                 "truncated": [],
-                "previous_point_ids": [],
+                "chunking": None,
+                "skipped": [],
                 "points": [
                     {
                         "doc_id": "x",

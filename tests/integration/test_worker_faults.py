@@ -40,6 +40,17 @@ def _child_embedding(job_id: str, timeout: float = 120) -> int:
     raise AssertionError(f"no child picked up job {job_id} in {timeout} s")
 
 
+def _dead_letters_of(job_id: str, *, wait: bool = False) -> list[dead_letters.DeadLetter]:
+    # The job reads `failed` a moment before the worker's reject dead-letters its message.
+    deadline = time.monotonic() + (30 if wait else 0)
+    while True:
+        with Connection(Settings().broker_url) as connection:
+            found = [d for d in dead_letters.peek(connection) if d.job_id == job_id]
+        if found or time.monotonic() >= deadline:
+            return found
+        time.sleep(0.2)
+
+
 def test_a_child_killed_mid_batch_loses_nothing_and_duplicates_nothing(
     service: Service, collection: str
 ) -> None:
@@ -70,8 +81,7 @@ def test_a_job_that_kills_its_child_every_time_is_dead_lettered_then_replayed(
     assert len(killed) == 4  # the first try and three retries
     assert "WorkerLostError" in status["error"]
 
-    with Connection(Settings().broker_url) as connection:
-        letters = [d for d in dead_letters.peek(connection) if d.job_id == task_id]
+    letters = _dead_letters_of(task_id, wait=True)
     assert len(letters) == 1
     assert (letters[0].task, letters[0].collection, letters[0].documents) == (
         "embedapp.embed_documents",
@@ -99,5 +109,4 @@ def test_a_job_that_kills_its_child_every_time_is_dead_lettered_then_replayed(
     # Until the replayed message runs, the job still reads `failed`.
     service.wait_for(task_id, until=lambda s: s["state"] == "stored", timeout=180)
     assert service.client.get(f"/v1/collections/{collection}").json()["points"] == 200
-    with Connection(Settings().broker_url) as connection:
-        assert not [d for d in dead_letters.peek(connection) if d.job_id == task_id]
+    assert not _dead_letters_of(task_id)
