@@ -1,6 +1,6 @@
 """Pydantic models of the HTTP API: what clients send and what they get back."""
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -9,6 +9,7 @@ from pydantic import (
     StrictBool,
     StrictInt,
     StrictStr,
+    StringConstraints,
     field_validator,
     model_validator,
 )
@@ -113,7 +114,19 @@ class CollectionList(BaseModel):
     collections: list[CollectionInfo]
 
 
-FilterValue = StrictStr | StrictInt | StrictBool | list[StrictStr | StrictInt]
+# Qdrant matches keywords, integers and booleans; a list matches any of its values, which
+# must all be of one kind.
+FilterValue = (
+    StrictStr
+    | StrictInt
+    | StrictBool
+    | Annotated[list[StrictStr], Field(min_length=1)]
+    | Annotated[list[StrictInt], Field(min_length=1)]
+)
+
+
+# A metadata field, or a nested one as `a.b`.
+FilterField = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")]
 
 
 class SearchRequest(BaseModel):
@@ -123,7 +136,7 @@ class SearchRequest(BaseModel):
 
     query: StrictStr = Field(min_length=1)
     top_k: int = Field(10, ge=1, le=1000)
-    filter: dict[str, FilterValue] = Field(
+    filter: dict[FilterField, FilterValue] = Field(
         default_factory=dict,
         description="Metadata field → value (equal) or list of values (any of them).",
     )

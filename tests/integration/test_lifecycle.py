@@ -128,3 +128,18 @@ def test_collections_are_listed_and_deleted(service: Service, collection: str) -
         gone.json()["task_id"], until=lambda s: s["state"] in ("deleted", "failed")
     )
     assert status["state"] == "failed" and collection in status["error"]
+
+
+def test_a_stale_hash_index_never_loses_a_document(service: Service, collection: str) -> None:
+    from embedapp.hash_index import HashIndex
+    from embedapp.model import content_hash
+    from embedapp.settings import Settings
+
+    docs = [{"id": f"s{i}", "text": f"stale index text {i}"} for i in range(3)]
+    # The index claims these are stored, as after the store's files were replaced.
+    claimed = {d["id"]: content_hash(d["text"], Settings().model_id, "") for d in docs}
+    HashIndex.from_settings(Settings()).remember(collection, claimed)
+
+    status = service.wait_for(service.ingest(collection, docs)["task_id"])
+    assert (status["state"], status["embedded"], status["unchanged"]) == ("stored", 3, 0)
+    assert service.client.get(f"/v1/collections/{collection}").json()["points"] == 3

@@ -83,3 +83,12 @@ def test_unknown_routes_and_methods_are_json(client: TestClient) -> None:
 
 def test_health_answers_without_any_service(client: TestClient) -> None:
     assert client.get("/health").json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize(
+    "flt",
+    [{"n": [1, "a"]}, {"n": []}, {"n": 1.5}, {"n": {"a": 1}}, {"": 1}, {"a b": 1}, {"n": None}],
+)
+def test_a_filter_qdrant_cannot_match_is_422(client: TestClient, flt: dict) -> None:
+    response = client.post("/v1/collections/docs/search", json={"query": "q", "filter": flt})
+    assert _error(response, 422).startswith("filter.")
