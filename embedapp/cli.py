@@ -202,6 +202,36 @@ def bench_lanes(
         json_out.write_text(json.dumps(result, indent=2))
 
 
+@bench_app.command("soak")
+def bench_soak(
+    url: Annotated[str, typer.Option(help="A running embedapp gateway.")] = "http://127.0.0.1:8000",
+    documents: Annotated[int, typer.Option(help="Documents to ingest.")] = 5000,
+    corpus: Annotated[Path | None, typer.Option(help='JSONL of {"id","text"} lines.')] = None,
+    batch: Annotated[int, typer.Option(help="Documents per ingest request.")] = 250,
+    kill_every: Annotated[float, typer.Option(help="Seconds between kills.")] = 4.0,
+    kills: Annotated[int, typer.Option(help="Children to kill.")] = 10,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the figures here.")] = None,
+) -> None:
+    """Ingest while SIGKILLing random embed worker children (on this machine): accepted vs
+    stored vs duplicates."""
+    from embedapp import bench
+    from embedapp.corpus import load
+
+    _settings_or_exit()
+    result = bench.soak(
+        url,
+        load(corpus, documents),
+        batch=batch,
+        kill_every_s=kill_every,
+        kills=kills,
+        console=Console(),
+    )
+    if json_out:
+        json_out.write_text(json.dumps(result, indent=2))
+    if result["lost"] or result["duplicates"]:
+        raise typer.Exit(code=1)
+
+
 dlq_app = typer.Typer(
     help="The dead-letter queue: ingest jobs that failed for good.", no_args_is_help=True
 )
