@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from embedapp.batching import token_budget_batches
 from embedapp.settings import Settings
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ class Embedder:
     model_id: str
     device: str
     batch_size: int
+    max_batch_tokens: int
 
     @property
     def dimension(self) -> int:
@@ -89,22 +91,23 @@ class Embedder:
         self, texts: Sequence[str], *, progress: Progress | None = None, normalize: bool = True
     ) -> np.ndarray:
         """float32 vectors (unit length by default) in the caller's order, with progress."""
-        # Sorting by length groups similar lengths into batches, so little is spent on padding;
-        # encoding a few batches per call lets progress be reported on long jobs.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        lengths = [min(n, self.max_tokens) for n in self.token_counts(texts)] if texts else []
+        batches = token_budget_batches(
+            lengths, max_batch_tokens=self.max_batch_tokens, max_batch_size=self.batch_size
+        )
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        step = self.batch_size * 4
-        for start in range(0, len(order), step):
-            idx = order[start : start + step]
-            out[idx] = self.model.encode(
-                [texts[i] for i in idx],
-                batch_size=self.batch_size,
+        done = 0
+        for batch in batches:
+            out[batch] = self.model.encode(
+                [texts[i] for i in batch],
+                batch_size=len(batch),
                 normalize_embeddings=normalize,
                 convert_to_numpy=True,
                 show_progress_bar=False,
             )
+            done += len(batch)
             if progress:
-                progress(min(start + step, len(order)))
+                progress(done)
         return out
 
 
@@ -126,7 +129,11 @@ def load_embedder(settings: Settings, *, threads: int | None = None) -> Embedder
     device = pick_device(settings.device)
     model = SentenceTransformer(source, device=device)
     embedder = Embedder(
-        model=model, model_id=settings.model_id, device=device, batch_size=settings.batch_size
+        model=model,
+        model_id=settings.model_id,
+        device=device,
+        batch_size=settings.batch_size,
+        max_batch_tokens=settings.max_batch_tokens,
     )
     embedder.encode(["warm up the kernels and the tokenizer"])
     log.info(

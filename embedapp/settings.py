@@ -28,7 +28,10 @@ class Settings(BaseSettings):
     model: str | None = None
     model_name: str | None = None
     device: str = "auto"
-    batch_size: int = Field(32, gt=0)
+    # Model batches are filled up to this many padded tokens (texts sorted by length),
+    # and hold at most batch_size texts.
+    max_batch_tokens: int = Field(2048, gt=0)
+    batch_size: int = Field(256, gt=0)
 
     worker_concurrency: int | None = Field(None, gt=0)
     worker_prefetch_multiplier: int = Field(1, gt=0)
