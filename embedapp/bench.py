@@ -261,3 +261,53 @@ def soak(
     )
     console.print(table)
     return result
+
+
+def _in_process(texts: list[str], console: Console) -> dict[str, float]:
+    """docs/s of the library's own encode and of embedapp's batcher, same model and threads."""
+    from embedapp import model
+    from embedapp.settings import get_settings
+
+    embedder = model.load_embedder(get_settings())
+    embedder.encode(texts[:64])
+    figures = {}
+    for name, run in (
+        ("encode_bs32", lambda: embedder.model.encode(texts, batch_size=32)),
+        ("batcher", lambda: embedder.encode(texts)),
+    ):
+        started = time.perf_counter()
+        run()
+        figures[name] = len(texts) / (time.perf_counter() - started)
+        console.print(f"in-process {name}: {figures[name]:.0f} docs/s")
+    return figures
+
+
+def throughput(
+    url: str, documents: list[dict[str, str]], *, batch: int, console: Console
+) -> dict[str, Any]:
+    """End-to-end ingest docs/s against in-process references, on the same corpus."""
+    figures = _in_process([d["text"] for d in documents], console)
+    collection = f"bench-throughput-{int(time.time())}"
+    with httpx.Client(base_url=url, timeout=300) as client:
+        started = time.monotonic()
+        task_ids = [
+            _post_until_accepted(client, collection, documents[i : i + batch])
+            for i in range(0, len(documents), batch)
+        ]
+        _wait_stored(client, task_ids, 3600)
+        figures["end_to_end"] = len(documents) / (time.monotonic() - started)
+        client.delete(f"/v1/collections/{collection}")
+    result = {
+        "documents": len(documents),
+        "docs_per_s": figures,
+        "end_to_end_vs_encode_bs32": figures["end_to_end"] / figures["encode_bs32"],
+        "end_to_end_vs_batcher": figures["end_to_end"] / figures["batcher"],
+    }
+    table = Table(title=f"ingest throughput, {len(documents)} documents")
+    table.add_column("way")
+    table.add_column("docs/s", justify="right")
+    table.add_column("vs encode(batch_size=32)", justify="right")
+    for name, rate in figures.items():
+        table.add_row(name, f"{rate:.0f}", f"{rate / figures['encode_bs32']:.2f}×")
+    console.print(table)
+    return result

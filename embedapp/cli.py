@@ -202,6 +202,25 @@ def bench_lanes(
         json_out.write_text(json.dumps(result, indent=2))
 
 
+@bench_app.command("throughput")
+def bench_throughput(
+    url: Annotated[str, typer.Option(help="A running embedapp gateway.")] = "http://127.0.0.1:8000",
+    documents: Annotated[int, typer.Option(help="Documents to ingest.")] = 4000,
+    corpus: Annotated[Path | None, typer.Option(help='JSONL of {"id","text"} lines.')] = None,
+    batch: Annotated[int, typer.Option(help="Documents per ingest request.")] = 250,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the figures here.")] = None,
+) -> None:
+    """End-to-end ingest docs/s vs the model's own encode and embedapp's batcher, in-process
+    here (stop other load first: the in-process runs share the machine with the workers)."""
+    from embedapp import bench
+    from embedapp.corpus import load
+
+    _settings_or_exit()
+    result = bench.throughput(url, load(corpus, documents), batch=batch, console=Console())
+    if json_out:
+        json_out.write_text(json.dumps(result, indent=2))
+
+
 @bench_app.command("soak")
 def bench_soak(
     url: Annotated[str, typer.Option(help="A running embedapp gateway.")] = "http://127.0.0.1:8000",
