@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from celeryconfig import BULK_QUEUE, INTERACTIVE_QUEUE, STORE_QUEUE
+from embedapp.cli_bench import bench_app
 from embedapp.preflight import problems
 from embedapp.settings import Settings, get_settings
 from embedapp.supervise import Child, Supervisor
@@ -179,76 +178,7 @@ def serve(concurrency: Concurrency = None) -> None:
     raise typer.Exit(code=Supervisor(children, console=console).run())
 
 
-bench_app = typer.Typer(help="Benchmarks: commands that print figures.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
-
-
-@bench_app.command("lanes")
-def bench_lanes(
-    url: Annotated[str, typer.Option(help="A running embedapp gateway.")] = "http://127.0.0.1:8000",
-    documents: Annotated[int, typer.Option(help="Bulk documents to ingest.")] = 5000,
-    corpus: Annotated[Path | None, typer.Option(help='JSONL of {"id","text"} lines.')] = None,
-    probes: Annotated[int, typer.Option(help="Calls of each kind, idle and under load.")] = 50,
-    batch: Annotated[int, typer.Option(help="Documents per ingest request.")] = 250,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write the figures here.")] = None,
-) -> None:
-    """Search and /v1/embeddings latency idle vs under a bulk ingest (p50/p99 and ratios)."""
-    from embedapp import bench
-    from embedapp.corpus import load
-
-    docs = load(corpus, documents + batch)
-    result = bench.lanes(url, docs, probes=probes, batch=batch, console=Console())
-    if json_out:
-        json_out.write_text(json.dumps(result, indent=2))
-
-
-@bench_app.command("throughput")
-def bench_throughput(
-    url: Annotated[str, typer.Option(help="A running embedapp gateway.")] = "http://127.0.0.1:8000",
-    documents: Annotated[int, typer.Option(help="Documents to ingest.")] = 4000,
-    corpus: Annotated[Path | None, typer.Option(help='JSONL of {"id","text"} lines.')] = None,
-    batch: Annotated[int, typer.Option(help="Documents per ingest request.")] = 250,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write the figures here.")] = None,
-) -> None:
-    """End-to-end ingest docs/s vs the model's own encode and embedapp's batcher, in-process
-    here (stop other load first: the in-process runs share the machine with the workers)."""
-    from embedapp import bench
-    from embedapp.corpus import load
-
-    _settings_or_exit()
-    result = bench.throughput(url, load(corpus, documents), batch=batch, console=Console())
-    if json_out:
-        json_out.write_text(json.dumps(result, indent=2))
-
-
-@bench_app.command("soak")
-def bench_soak(
-    url: Annotated[str, typer.Option(help="A running embedapp gateway.")] = "http://127.0.0.1:8000",
-    documents: Annotated[int, typer.Option(help="Documents to ingest.")] = 5000,
-    corpus: Annotated[Path | None, typer.Option(help='JSONL of {"id","text"} lines.')] = None,
-    batch: Annotated[int, typer.Option(help="Documents per ingest request.")] = 250,
-    kill_every: Annotated[float, typer.Option(help="Seconds between kills.")] = 4.0,
-    kills: Annotated[int, typer.Option(help="Children to kill.")] = 10,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write the figures here.")] = None,
-) -> None:
-    """Ingest while SIGKILLing random embed worker children (on this machine): accepted vs
-    stored vs duplicates."""
-    from embedapp import bench
-    from embedapp.corpus import load
-
-    _settings_or_exit()
-    result = bench.soak(
-        url,
-        load(corpus, documents),
-        batch=batch,
-        kill_every_s=kill_every,
-        kills=kills,
-        console=Console(),
-    )
-    if json_out:
-        json_out.write_text(json.dumps(result, indent=2))
-    if result["lost"] or result["duplicates"]:
-        raise typer.Exit(code=1)
 
 
 dlq_app = typer.Typer(
