@@ -142,11 +142,11 @@ def test_a_collection_refuses_another_model(store: VectorStore) -> None:
     assert store.check_model("absent", model="other") is False
 
 
+@pytest.mark.filterwarnings("ignore:Failed to obtain server version")  # no server to ask
 def test_an_unreachable_qdrant_server_raises_what_store_tasks_retry() -> None:
     from embedapp.tasks.store import RETRY_ON, upsert
 
-    with pytest.warns(UserWarning, match="server version"):  # no server to ask
-        store = open_store(Settings(_env_file=None, qdrant_url="http://127.0.0.1:1"))
+    store = open_store(Settings(_env_file=None, qdrant_url="http://127.0.0.1:1"))
     with pytest.raises(RETRY_ON):
         store.client.collection_exists("c")
     assert set(RETRY_ON) <= set(upsert.autoretry_for) and upsert.max_retries == 5
