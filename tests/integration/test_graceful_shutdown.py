@@ -19,7 +19,9 @@ pytestmark = pytest.mark.integration
 def test_sigterm_lets_a_worker_finish_its_batch(
     service: Service, collection: str, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
-    node = f"extra@{socket.gethostname()}"
+    # The README's command for another embed worker (its node: celery@host), logging at INFO
+    # to show its children loading the model.
+    node = f"celery@{socket.gethostname()}"
     log = tmp_path / "extra.log"
     with log.open("wb") as sink:
         extra = subprocess.Popen(
@@ -30,13 +32,9 @@ def test_sigterm_lets_a_worker_finish_its_batch(
                 "-A",
                 "embedapp",
                 "worker",
-                "-Q",
-                "embed.bulk",
-                "-n",
-                node,
-                "-c",
-                "1",
-                "--loglevel",
+                "--concurrency",
+                "2",
+                "-l",
                 "INFO",
             ],
             env=service.env,
@@ -45,7 +43,8 @@ def test_sigterm_lets_a_worker_finish_its_batch(
         )
     try:
         deadline = time.monotonic() + 120
-        while "serves embed.bulk" not in log.read_text():
+        # Without -Q it serves both embed queues (never `store`), one model per child.
+        while log.read_text().count("serves embed.interactive,embed.bulk") < 2:
             assert extra.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.5)
         jobs = [
@@ -65,6 +64,7 @@ def test_sigterm_lets_a_worker_finish_its_batch(
         if extra.poll() is None:
             extra.kill()
     assert "succeeded" in log.read_text()  # it finished the batch it held
+    assert "Task embedapp.store." not in log.read_text()  # the store queue is not its to serve
     for task_id in jobs:
         assert service.wait_for(task_id, timeout=300)["state"] == "stored"
     assert service.client.get(f"/v1/collections/{collection}").json()["points"] == 900
