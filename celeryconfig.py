@@ -62,14 +62,15 @@ def build(settings: Settings) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "task_retry_on_worker_lost": True,
-        # A publish to an unreachable broker fails within about a second (the gateway
-        # answers 503) instead of hanging the request; workers retry connecting forever.
-        "broker_connection_timeout": 2.0,
+        # A publish to a broker that refuses connections fails within about two seconds
+        # (the gateway answers 503) instead of hanging the request; a slow handshake on a
+        # busy machine still gets Celery's default 4 s. Workers retry connecting forever.
+        "broker_connection_timeout": 4.0,
         "task_publish_retry_policy": {
-            "max_retries": 2,
+            "max_retries": 3,
             "interval_start": 0,
-            "interval_step": 0.3,
-            "interval_max": 0.5,
+            "interval_step": 0.5,
+            "interval_max": 1.0,
         },
         # Workers ride out a short Redis outage (the backend retries); the gateway never
         # waits on these, it talks to Redis itself with short timeouts.

@@ -76,6 +76,7 @@ class TaskResults:
         try:
             raw = await self._redis.get(self._key(task_id))
         except RedisError as exc:
+            log.warning("cannot read %s: %r", task_id, exc)
             raise UnavailableError("the result backend (Redis) is unreachable") from exc
         if raw is None:
             return {"status": states.PENDING, "result": None}
@@ -103,6 +104,7 @@ class TaskResults:
                 try:
                     await self._pubsub.subscribe(key)
                 except RedisError as exc:
+                    log.warning("cannot subscribe to %s: %r", key, exc)
                     raise UnavailableError("the result backend (Redis) is unreachable") from exc
                 self._ensure_listener()
             # The result may have been stored before the subscription took effect.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ from embedapp.errors import (
 from embedapp.gateway.results import TaskResults
 from embedapp.messages import Chunking, DocumentIn, EmbeddedTexts, IngestJob
 from embedapp.settings import Settings
+
+log = logging.getLogger(__name__)
 
 # How long a collection's model is trusted without asking the store again.
 MODEL_CACHE_S = 60.0
@@ -60,6 +63,7 @@ class Services:
                     f"(EMBEDAPP_QUEUE_MAX_LENGTH); retry in {wait} s",
                     headers={"Retry-After": str(wait)},
                 ) from exc
+            log.warning("publish of %s failed: %r (cause %r)", signature.task, exc, exc.__cause__)
             raise UnavailableError(
                 f"the message broker is unreachable ({self.settings.broker_url.split('@')[-1]})"
             ) from exc
