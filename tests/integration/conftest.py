@@ -141,6 +141,9 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
             finally:
                 if process.poll() is None:
                     os.killpg(process.pid, signal.SIGKILL)
+                # Leave no queue declared with this session's small bound behind: a later
+                # `embedapp serve` would find it declared with other arguments.
+                _reset_queues(base.broker_url)
     # Ctrl-C must stop every part: gateway, both workers with their children, Flower.
     assert code == 0, f"embedapp serve exited with {code}:\n{log.read_text()[-3000:]}"
     orphans = survivors(tree)
