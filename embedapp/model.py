@@ -88,10 +88,20 @@ class Embedder:
         return [tuple(span) for span in encoded["offset_mapping"]]
 
     def encode(
-        self, texts: Sequence[str], *, progress: Progress | None = None, normalize: bool = True
+        self,
+        texts: Sequence[str],
+        *,
+        counts: Sequence[int] | None = None,
+        progress: Progress | None = None,
+        normalize: bool = True,
     ) -> np.ndarray:
-        """float32 vectors (unit length by default) in the caller's order, with progress."""
-        lengths = [min(n, self.max_tokens) for n in self.token_counts(texts)] if texts else []
+        """float32 vectors (unit length by default) in the caller's order, with progress.
+
+        `counts`: each text's token_counts, when the caller has them already.
+        """
+        if counts is None:
+            counts = self.token_counts(texts) if texts else []
+        lengths = [min(n, self.max_tokens) for n in counts]
         batches = token_budget_batches(
             lengths, max_batch_tokens=self.max_batch_tokens, max_batch_size=self.batch_size
         )

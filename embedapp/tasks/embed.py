@@ -1,5 +1,6 @@
 """Tasks that run the model: bulk ingest jobs and interactive texts."""
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -32,35 +33,49 @@ def _embedder(requested_model: str) -> model.Embedder:
     return embedder
 
 
+@dataclass
+class _Texts:
+    """What a job's documents become: texts to encode, with their token counts and owners."""
+
+    texts: list[str] = field(default_factory=list)
+    counts: list[int] = field(default_factory=list)
+    owners: list[tuple[DocumentIn, Chunk | None]] = field(default_factory=list)
+    truncated: list[str] = field(default_factory=list)
+
+    def add(self, text: str, count: int, doc: DocumentIn, chunk: Chunk | None = None) -> None:
+        self.texts.append(text)
+        self.counts.append(count)
+        self.owners.append((doc, chunk))
+
+
 def _split(
     embedder: model.Embedder, documents: list[DocumentIn], chunking: Chunking | None
-) -> tuple[list[str], list[tuple[DocumentIn, Chunk | None]], list[str]]:
-    """The texts to encode, the document (and chunk) each belongs to, and truncated doc ids."""
+) -> _Texts:
+    """The texts to encode (whole documents, or chunks of long ones) and truncated doc ids."""
+    split = _Texts()
     if not documents:  # every document was unchanged
-        return [], [], []
-    texts: list[str] = []
-    owners: list[tuple[DocumentIn, Chunk | None]] = []
-    truncated: list[str] = []
+        return split
     counts = embedder.token_counts([d.text for d in documents])
     for doc, count in zip(documents, counts, strict=True):
-        if count <= embedder.max_tokens:
-            texts.append(doc.text)
-            owners.append((doc, None))
-        elif chunking is None:
-            texts.append(doc.text)  # the model cuts it to its window: say so
-            owners.append((doc, None))
-            truncated.append(doc.id)
-        else:
-            spans = token_windows(
-                embedder.token_offsets(doc.text),
-                size=chunking.size,
-                overlap=chunking.overlap,
-                length=len(doc.text),
+        if count <= embedder.max_tokens or chunking is None:
+            split.add(doc.text, count, doc)
+            if count > embedder.max_tokens:  # the model cuts it to its window: say so
+                split.truncated.append(doc.id)
+            continue
+        spans = token_windows(
+            embedder.token_offsets(doc.text),
+            size=chunking.size,
+            overlap=chunking.overlap,
+            length=len(doc.text),
+        )
+        pieces = [doc.text[start:end] for start, end in spans]
+        for index, ((start, end), piece, tokens) in enumerate(
+            zip(spans, pieces, embedder.token_counts(pieces), strict=True)
+        ):
+            split.add(
+                piece, tokens, doc, Chunk(index=index, count=len(spans), start=start, end=end)
             )
-            for index, (start, end) in enumerate(spans):
-                texts.append(doc.text[start:end])
-                owners.append((doc, Chunk(index=index, count=len(spans), start=start, end=end)))
-    return texts, owners, truncated
+    return split
 
 
 @celery_app.task(
@@ -92,13 +107,13 @@ def embed_documents(self: Any, job: dict[str, Any]) -> dict[str, Any]:
     changed = _changed(ingest)
     changed_ids = {d.id for d in changed}
     skipped = [d for d in ingest.documents if d.id not in changed_ids]
-    texts, owners, truncated = _split(embedder, changed, ingest.chunking)
+    split = _split(embedder, changed, ingest.chunking)
     carried = ingest.carried
     before = carried.embedded + carried.unchanged
 
     def report(texts_done: int) -> None:
         # Progress in documents, the unit the client sent.
-        done = before + len(skipped) + len(changed) * texts_done // max(1, len(texts))
+        done = before + len(skipped) + len(changed) * texts_done // max(1, len(split.texts))
         jobs.record_progress(
             self.backend,
             ingest.job_id,
@@ -108,7 +123,9 @@ def embed_documents(self: Any, job: dict[str, Any]) -> dict[str, Any]:
         )
 
     report(0)
-    vectors = embedder.encode(texts, progress=report) if texts else []
+    vectors = (
+        embedder.encode(split.texts, counts=split.counts, progress=report) if split.texts else []
+    )
     points = [
         PointIn(
             doc_id=doc.id,
@@ -118,7 +135,7 @@ def embed_documents(self: Any, job: dict[str, Any]) -> dict[str, Any]:
             chunk=chunk,
             vector_b64=encode_vector(vector),
         )
-        for text, (doc, chunk), vector in zip(texts, owners, vectors, strict=True)
+        for text, (doc, chunk), vector in zip(split.texts, split.owners, vectors, strict=True)
     ]
     return EmbeddedJob(
         job_id=ingest.job_id,
@@ -129,7 +146,7 @@ def embed_documents(self: Any, job: dict[str, Any]) -> dict[str, Any]:
         total=before + len(ingest.documents),
         embedded=carried.embedded + len(changed),
         unchanged=carried.unchanged + len(skipped),
-        truncated=carried.truncated + truncated,
+        truncated=carried.truncated + split.truncated,
         points=points,
         skipped=skipped,
     ).model_dump()
@@ -173,7 +190,7 @@ def embed_texts(
             f"input {too_long[0]} is {counts[too_long[0]]} tokens; the model reads at most "
             f"{embedder.max_tokens} (send truncate=true to cut it)"
         )
-    vectors = embedder.encode(texts, normalize=normalize)
+    vectors = embedder.encode(texts, counts=counts, normalize=normalize)
     if dimensions is not None:
         vectors = vectors[:, :dimensions]
         if normalize:

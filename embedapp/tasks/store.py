@@ -60,10 +60,12 @@ def upsert(self: Any, embedded: dict[str, Any]) -> dict[str, Any]:
     """Write a job's points and drop what they replace; the return value is the job's result."""
     job = EmbeddedJob.model_validate(embedded)
     store = _store()
+    # One read for both: what the written documents replace, and whether the skipped ones
+    # are really held (the hash index is a cache: trust it only for what the store holds).
+    written_ids = list(dict.fromkeys(p.doc_id for p in job.points))
+    held = store.stored_versions(job.collection, written_ids + [d.id for d in job.skipped])
     if job.points:
-        _write(store, job)
-    # The hash index is a cache: trust it only for what the store really holds.
-    held = store.stored_versions(job.collection, [d.id for d in job.skipped])
+        _write(store, job, previous={d: held[d] for d in written_ids if d in held})
     missing = [d for d in job.skipped if held.get(d.id, ("",))[0] != d.content_hash]
     if missing:
         second_pass = IngestJob(
@@ -97,10 +99,12 @@ def upsert(self: Any, embedded: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _write(store: VectorStore, job: EmbeddedJob) -> None:
+def _write(
+    store: VectorStore, job: EmbeddedJob, *, previous: dict[str, tuple[str, list[str]]]
+) -> None:
+    """Upsert the job's points, drop the chunks they replace, remember their hashes."""
     store.ensure_collection(job.collection, dimension=job.dimension, model=job.model)
     hashes = {p.doc_id: p.content_hash for p in job.points}
-    previous = store.stored_versions(job.collection, list(hashes))
     points = [_point(job.collection, job.model, p) for p in job.points]
     store.upsert(job.collection, points)
     # A changed document may have had more chunks than it has now.
