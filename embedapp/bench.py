@@ -40,8 +40,10 @@ def _timed(call: Callable[[], httpx.Response]) -> float:
     return time.perf_counter() - started
 
 
-def _wait_stored(client: httpx.Client, task_ids: list[str], timeout_s: float) -> None:
+def wait_finished(client: httpx.Client, task_ids: list[str], timeout_s: float) -> dict[str, str]:
+    """Each job's final state (stored or failed), polled until all have one."""
     deadline = time.monotonic() + timeout_s
+    finished = {}
     for task_id in task_ids:
         while (state := client.get(f"/v1/tasks/{task_id}").json()["state"]) not in (
             "stored",
@@ -50,6 +52,8 @@ def _wait_stored(client: httpx.Client, task_ids: list[str], timeout_s: float) ->
             if time.monotonic() > deadline:
                 raise TimeoutError(f"bulk job {task_id} still {state} after {timeout_s:g} s")
             time.sleep(0.2)
+        finished[task_id] = state
+    return finished
 
 
 def lanes(
@@ -66,7 +70,7 @@ def lanes(
             .raise_for_status()
             .json()
         )
-        _wait_stored(client, [seed["task_id"]], 600)
+        wait_finished(client, [seed["task_id"]], 600)
         kinds: dict[str, Callable[[int], httpx.Response]] = {
             "embeddings": lambda i: client.post(
                 "/v1/embeddings",
@@ -114,7 +118,7 @@ def lanes(
         loaded = measure()
         feeder.join()
         busy_at_end = client.get(f"/v1/tasks/{task_ids[-1]}").json()["state"] != "stored"
-        _wait_stored(client, task_ids, 3600)
+        wait_finished(client, task_ids, 3600)
         ingest_s = time.monotonic() - started
         client.delete(f"/v1/collections/{collection}")
 
@@ -208,7 +212,7 @@ def throughput(
             post_until_accepted(client, collection, documents[i : i + batch])
             for i in range(0, len(documents), batch)
         ]
-        _wait_stored(client, task_ids, 3600)
+        wait_finished(client, task_ids, 3600)
         figures["end_to_end"] = len(documents) / (time.monotonic() - started)
         client.delete(f"/v1/collections/{collection}")
     result = {

@@ -14,16 +14,8 @@ log = logging.getLogger(__name__)
 
 QUEUED = "QUEUED"
 EMBEDDING = "EMBEDDING"
-RESULT_FIELDS = (
-    "collection",
-    "total",
-    "done",
-    "embedded",
-    "unchanged",
-    "stored",
-    "deleted",
-    "truncated",
-)
+# What a task's stored info may tell the client: every TaskStatus field but these three.
+RESULT_FIELDS = TaskStatus.model_fields.keys() - {"task_id", "state", "error"}
 
 
 def record_progress(

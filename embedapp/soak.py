@@ -14,7 +14,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from embedapp.bench import post_until_accepted
+from embedapp.bench import post_until_accepted, wait_finished
 from embedapp.celery_app import celery_app
 
 
@@ -61,14 +61,7 @@ def soak(
             post_until_accepted(client, collection, documents[i : i + batch])
             for i in range(0, len(documents), batch)
         ]
-        states = {}
-        for task_id in task_ids:
-            while (state := client.get(f"/v1/tasks/{task_id}").json()["state"]) not in (
-                "stored",
-                "failed",
-            ):
-                time.sleep(0.5)
-            states[task_id] = state
+        states = wait_finished(client, task_ids, 3600)
         stop.set()
         killer.join()
         points = client.get(f"/v1/collections/{collection}").json()["points"]

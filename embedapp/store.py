@@ -6,7 +6,7 @@ Embedded storage admits one process, so only the `store` queue's consumer opens 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from qdrant_client import QdrantClient, models
@@ -18,7 +18,6 @@ from embedapp.settings import Settings
 # Fixed forever: point ids derive from it, so changing it would duplicate every document.
 POINT_NAMESPACE = uuid.UUID("5b8e3c52-7f3a-4a7e-9d61-2c0f0c6f1e7d")
 UPSERT_BATCH = 256
-CHUNK_FIELDS = ("index", "count", "start", "end")
 
 
 def point_id(collection: str, doc_id: str, chunk: int | None = None) -> str:
@@ -109,20 +108,11 @@ class VectorStore:
             versions[doc_id] = (payload["content_hash"], points)
         return versions
 
-    def upsert(self, name: str, points: Iterable[models.PointStruct]) -> int:
+    def upsert(self, name: str, points: Sequence[models.PointStruct]) -> int:
         """Write points in batches."""
-        batch: list[models.PointStruct] = []
-        written = 0
-        for point in points:
-            batch.append(point)
-            if len(batch) == UPSERT_BATCH:
-                written += self._write(name, batch)
-                batch = []
-        return written + (self._write(name, batch) if batch else 0)
-
-    def _write(self, name: str, batch: list[models.PointStruct]) -> int:
-        self.client.upsert(name, batch, wait=True)
-        return len(batch)
+        for start in range(0, len(points), UPSERT_BATCH):
+            self.client.upsert(name, list(points[start : start + UPSERT_BATCH]), wait=True)
+        return len(points)
 
     def delete_points(self, name: str, ids: Sequence[str]) -> None:
         """Remove points by id (left-over chunks of a document that changed)."""

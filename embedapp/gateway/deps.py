@@ -5,7 +5,6 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 
 from embedapp.gateway.services import Services
-from embedapp.settings import Settings
 
 
 def get_services(request: Request) -> Services:
@@ -13,13 +12,7 @@ def get_services(request: Request) -> Services:
     return request.state.services
 
 
-def get_settings_dep(request: Request) -> Settings:
-    """The settings the app was created with."""
-    return request.state.services.settings
-
-
 ServicesDep = Annotated[Services, Depends(get_services)]
-SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 CollectionName = Annotated[
     str,
     Path(

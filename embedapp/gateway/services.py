@@ -142,6 +142,16 @@ class Services:
             pipeline, job_id=job_id, collection=collection, total=len(documents), done=0
         )
 
+    def embed_task(self, texts: list[str], **options: Any) -> Signature:
+        """embed_texts for the served model, on the interactive lane."""
+        return self.task(
+            "embedapp.embed_texts",
+            texts,
+            queue=INTERACTIVE_QUEUE,
+            model_id=self.settings.model_id,
+            **options,
+        )
+
     async def embed(
         self,
         texts: list[str],
@@ -152,14 +162,6 @@ class Services:
     ) -> EmbeddedTexts:
         """Vectors for a few texts, from the interactive lane."""
         result = await self.call(
-            self.task(
-                "embedapp.embed_texts",
-                texts,
-                queue=INTERACTIVE_QUEUE,
-                model_id=self.settings.model_id,
-                truncate=truncate,
-                dimensions=dimensions,
-                normalize=normalize,
-            )
+            self.embed_task(texts, truncate=truncate, dimensions=dimensions, normalize=normalize)
         )
         return EmbeddedTexts.model_validate(result)

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from celeryconfig import INTERACTIVE_QUEUE, STORE_QUEUE
+from celeryconfig import STORE_QUEUE
 from embedapp.gateway.deps import CollectionName, ServicesDep
 from embedapp.schemas import (
     CollectionInfo,
@@ -49,12 +49,8 @@ async def search(
     collection: CollectionName, body: SearchRequest, services: ServicesDep
 ) -> SearchResponse:
     """The documents nearest to a query; the query is embedded on the interactive lane."""
-    embed_query = services.task(
-        "embedapp.embed_texts",
-        [body.query],
-        queue=INTERACTIVE_QUEUE,
-        model_id=services.settings.model_id,
-    ).set(ignore_result=True)  # the vector travels to store.search in the chain's message
+    # The vector travels to store.search in the chain's message, not through Redis.
+    embed_query = services.embed_task([body.query]).set(ignore_result=True)
     found = await services.call(
         embed_query
         | services.task(
