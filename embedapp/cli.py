@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from enum import StrEnum
 from typing import Annotated
@@ -11,7 +12,7 @@ from rich.console import Console
 
 from celeryconfig import BULK_QUEUE, INTERACTIVE_QUEUE, STORE_QUEUE
 from embedapp.cli_bench import bench_app
-from embedapp.preflight import problems
+from embedapp.preflight import check_management_api, problems
 from embedapp.settings import Settings, get_settings
 from embedapp.supervise import Child, Supervisor
 
@@ -134,46 +135,66 @@ def store_worker(
     )
 
 
-def _flower_env(settings: Settings) -> dict[str, str]:
-    # Through the environment, not argv, where `ps` would show the password.
-    auth = settings.flower_basic_auth
-    return {"FLOWER_BASIC_AUTH": auth.get_secret_value()} if auth else {}
+CELERY = [sys.executable, "-m", "celery", "-A", "embedapp"]
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _flower_command(settings: Settings, *, address: str, port: int) -> Child:
+    """Flower, with the management API for its Broker page (queue depths)."""
+    # Secrets through the environment, not argv, where `ps` would show them.
+    env = {"FLOWER_BROKER_API": settings.management_api_url}
+    if settings.flower_basic_auth:
+        env["FLOWER_BASIC_AUTH"] = settings.flower_basic_auth.get_secret_value()
+    elif address in LOOPBACK:
+        # Flower's HTTP API (workers, tasks, queue lengths) needs auth or this opt-in; on
+        # loopback only this host's users reach it.
+        env["FLOWER_UNAUTHENTICATED_API"] = "true"
+    return Child("flower", [*CELERY, "flower", f"--port={port}", f"--address={address}"], env=env)
+
+
+@app.command()
+def flower(
+    address: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
+    port: Annotated[int | None, typer.Option(help="Default: EMBEDAPP_FLOWER_PORT.")] = None,
+) -> None:
+    """Run Flower: workers, tasks, and (through RabbitMQ's management API) queue depths."""
+    settings = _settings_or_exit(queues=False)
+    command = _flower_command(settings, address=address, port=port or settings.flower_port)
+    os.execve(command.argv[0], command.argv, {**os.environ, **command.env})
 
 
 @app.command()
 def serve(concurrency: Concurrency = None) -> None:
     """Run gateway, embed worker, store worker and Flower together; Ctrl-C stops them all."""
     settings = _settings_or_exit()
-    celery = [sys.executable, "-m", "celery", "-A", "embedapp"]
-    children = [
-        Child(
-            "store worker",
-            [*celery, *_worker_argv(settings, queues=STORE_QUEUE, name="store", concurrency=1)],
-        ),
+    workers = [
+        ("store worker", _worker_argv(settings, queues=STORE_QUEUE, name="store", concurrency=1)),
         # Bulk and interactive lanes in workers of their own: a search never waits for a
         # child busy with a bulk batch.
+        ("bulk embed worker", _embed_worker_argv(settings, Lane.bulk, concurrency)),
+        ("interactive embed worker", _embed_worker_argv(settings, Lane.interactive, 1)),
+    ]
+    management = check_management_api(settings)
+    if management:  # Flower without queue depths is still worth running
+        console.print(f"[yellow]warning:[/] {management}")
+    base = settings.worker_metrics_port
+    children = [
         Child(
-            "bulk embed worker", [*celery, *_embed_worker_argv(settings, Lane.bulk, concurrency)]
-        ),
-        Child(
-            "interactive embed worker",
-            [*celery, *_embed_worker_argv(settings, Lane.interactive, 1)],
-        ),
+            name,
+            [*CELERY, *argv],
+            # Three workers on one host: a metrics port each.
+            env={"EMBEDAPP_WORKER_METRICS_PORT": str(base + offset if base else 0)},
+        )
+        for offset, (name, argv) in enumerate(workers)
+    ]
+    children += [
         Child("gateway", [sys.executable, "-m", "embedapp", "gateway"]),
-        Child(
-            "flower",
-            [
-                *celery,
-                "flower",
-                f"--port={settings.flower_port}",
-                "--address=127.0.0.1",
-            ],
-            env=_flower_env(settings),
-        ),
+        _flower_command(settings, address="127.0.0.1", port=settings.flower_port),
     ]
     console.print(
         f"embedapp: gateway http://{settings.gateway_host}:{settings.gateway_port}  "
-        f"flower http://127.0.0.1:{settings.flower_port}"
+        f"flower http://127.0.0.1:{settings.flower_port}  "
+        f"worker metrics {f'ports {base}-{base + 2}' if base else 'off'}"
     )
     raise typer.Exit(code=Supervisor(children, console=console).run())
 

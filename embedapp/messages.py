@@ -47,6 +47,16 @@ class IngestJob(BaseModel):
     use_index: bool = True
     carried: Counts = Field(default_factory=Counts)
 
+    def summary(self) -> str:
+        """How Flower shows the job's arguments: never megabytes of text."""
+        return f"{len(self.documents)} documents for {self.collection!r} (job {self.job_id})"
+
+
+# How Flower shows a store.upsert's argument, which the chain fills with vectors.
+EMBEDDED_JOB_REPR = "(vectors of the job embedded before)"
+# Results that carry vectors are shown this short in Flower: the leading fields only.
+RESULT_REPR_MAX = 120
+
 
 class Chunk(BaseModel):
     """Where a chunk sits in its document."""
@@ -90,6 +100,6 @@ class EmbeddedTexts(BaseModel):
     """Interactive embeddings: vectors in input order and what it cost."""
 
     model: str
-    vectors_b64: list[str]
     tokens: int
     truncated: list[int]
+    vectors_b64: list[str]  # last: Flower's short result repr stops before it

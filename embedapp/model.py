@@ -17,6 +17,7 @@ import numpy as np
 
 from embedapp.batching import token_budget_batches
 from embedapp.settings import Settings
+from embedapp.worker_metrics import metrics
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -106,15 +107,19 @@ class Embedder:
             lengths, max_batch_tokens=self.max_batch_tokens, max_batch_size=self.batch_size
         )
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        recorded = metrics()
         done = 0
         for batch in batches:
-            out[batch] = self.model.encode(
-                [texts[i] for i in batch],
-                batch_size=len(batch),
-                normalize_embeddings=normalize,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
+            with recorded.inference_seconds.time():
+                out[batch] = self.model.encode(
+                    [texts[i] for i in batch],
+                    batch_size=len(batch),
+                    normalize_embeddings=normalize,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+            recorded.batch_size.observe(len(batch))
+            recorded.texts_embedded.inc(len(batch))
             done += len(batch)
             if progress:
                 progress(done)

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+import httpx
 import redis
 from amqp.exceptions import PreconditionFailed
 from kombu import Connection
@@ -73,6 +74,22 @@ def check_queues(settings: Settings) -> Problem | None:
                     f"Let it drain, then: rabbitmqctl delete_queue {queue.name}   (or set "
                     "EMBEDAPP_QUEUE_MAX_LENGTH back to the bound it was declared with)",
                 )
+    return None
+
+
+def check_management_api(settings: Settings) -> Problem | None:
+    """RabbitMQ's management API answers (Flower reads queue depths from it), or why not."""
+    url = settings.management_api_url
+    try:
+        response = httpx.get(f"{url.rstrip('/')}/overview", timeout=TIMEOUT_S)
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        return Problem(
+            f"RabbitMQ's management API does not answer at {_redact(url)} ({exc}): "
+            "Flower will show workers and tasks, but no queue depths.",
+            "Enable it with: rabbitmq-plugins enable rabbitmq_management   "
+            "(or set EMBEDAPP_BROKER_API_URL)",
+        )
     return None
 
 

@@ -3,6 +3,7 @@
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -16,6 +17,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EMBEDAPP_", env_file=".env", extra="ignore")
 
     broker_url: str = "amqp://guest:guest@127.0.0.1:5672//"
+    # RabbitMQ's management API, for Flower's Broker page (queue depths). None: the
+    # broker's host and credentials on port 15672.
+    broker_api_url: SecretStr | None = None
     result_backend: str = "redis://127.0.0.1:6379/0"
     result_expires_s: int = Field(7 * 24 * 3600, gt=0)
 
@@ -40,6 +44,9 @@ class Settings(BaseSettings):
     gateway_host: str = "127.0.0.1"
     gateway_port: int = Field(8000, gt=0, lt=65536)
     flower_port: int = Field(5555, gt=0, lt=65536)
+    # Each worker's parent serves its children's Prometheus metrics here; 0: off.
+    # `embedapp serve` gives its three workers this port and the two after it.
+    worker_metrics_port: int = Field(9540, ge=0, lt=65536)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     max_documents_per_request: int = Field(1000, gt=0)
@@ -73,6 +80,15 @@ class Settings(BaseSettings):
     def embedded_qdrant_path(self) -> Path:
         """Where embedded (local-mode) Qdrant keeps its files."""
         return self.qdrant_path or self.data_dir / "qdrant"
+
+    @property
+    def management_api_url(self) -> str:
+        """RabbitMQ's management API (with credentials: keep it out of argv and logs)."""
+        if self.broker_api_url:
+            return self.broker_api_url.get_secret_value()
+        broker = urlsplit(self.broker_url)
+        credentials = f"{broker.username or 'guest'}:{broker.password or 'guest'}"
+        return f"http://{credentials}@{broker.hostname or '127.0.0.1'}:15672/api/"
 
     @property
     def model_source(self) -> str:

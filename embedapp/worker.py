@@ -9,7 +9,7 @@ from typing import Any
 from celery import signals
 
 from celeryconfig import EMBED_QUEUES
-from embedapp import dead_letters, model
+from embedapp import dead_letters, model, worker_metrics
 from embedapp.celery_app import celery_app
 from embedapp.settings import get_settings
 
@@ -36,6 +36,8 @@ def _select_queues(sender: str, options: dict[str, Any], **_: Any) -> None:
         queues = queues.split(",")
     _WorkerRole.queues = tuple(queues)
     _WorkerRole.embeds = any(q in EMBED_QUEUES for q in queues)
+    # Before the children fork, so that they all write where the parent serves from.
+    worker_metrics.use_private_directory()
 
 
 @signals.worker_init.connect
@@ -43,6 +45,24 @@ def _prepare(sender: Any, **_: Any) -> None:
     _WorkerRole.concurrency = int(sender.concurrency or 1)
     with celery_app.connection_for_write() as connection:
         dead_letters.declare(connection)
+    port = get_settings().worker_metrics_port
+    if port:
+        worker_metrics.serve(port)
+
+
+@signals.worker_shutdown.connect
+def _clean_up(**_: Any) -> None:
+    worker_metrics.remove_directory()
+
+
+@signals.task_failure.connect
+def _count_failure(sender: Any, **_: Any) -> None:
+    worker_metrics.metrics().task_failures.labels(sender.name).inc()
+
+
+@signals.task_retry.connect
+def _count_retry(sender: Any, **_: Any) -> None:
+    worker_metrics.metrics().task_retries.labels(sender.name).inc()
 
 
 @signals.worker_process_init.connect

@@ -7,11 +7,14 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from redis.asyncio import Redis
 
+from celeryconfig import task_queues
 from embedapp.celery_app import create_celery
 from embedapp.gateway.errors import install_error_handlers
+from embedapp.gateway.metrics import GatewayMetrics, RequestMetrics
 from embedapp.gateway.middleware import ApiKeys, BodyLimit
 from embedapp.gateway.results import PublishOnlyRedisBackend, TaskResults
 from embedapp.gateway.routes import collections, documents, embeddings, health, tasks
+from embedapp.gateway.routes import metrics as metrics_route
 from embedapp.gateway.services import Services
 from embedapp.settings import Settings, get_settings
 
@@ -27,7 +30,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redis = Redis.from_url(settings.result_backend, socket_connect_timeout=2, socket_timeout=5)
         results = TaskResults(redis, celery.backend)
         try:
-            yield {"services": Services(settings=settings, celery=celery, results=results)}
+            yield {
+                "services": Services(
+                    settings=settings, celery=celery, results=results, metrics=metrics
+                )
+            }
         finally:
             await results.close()
             await redis.aclose()
@@ -42,6 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         strict_content_type=False,
     )
     install_error_handlers(app)
+    metrics = GatewayMetrics(settings, [q.name for q in task_queues(settings)])
+    app.state.metrics = metrics
     # Added last is outermost: CORS answers preflights before the key check sees them.
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(ApiKeys, settings=settings)
@@ -52,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["*"],
             allow_headers=["*"],
         )
-    for module in (documents, collections, embeddings, tasks, health):
+    app.add_middleware(RequestMetrics, metrics=metrics)
+    for module in (documents, collections, embeddings, tasks, health, metrics_route):
         app.include_router(module.router)
     return app

@@ -25,8 +25,15 @@ from embedapp.errors import (
     QueueFullError,
     UnavailableError,
 )
+from embedapp.gateway.metrics import GatewayMetrics
 from embedapp.gateway.results import TaskResults
-from embedapp.messages import Chunking, DocumentIn, EmbeddedTexts, IngestJob
+from embedapp.messages import (
+    EMBEDDED_JOB_REPR,
+    Chunking,
+    DocumentIn,
+    EmbeddedTexts,
+    IngestJob,
+)
 from embedapp.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -45,28 +52,40 @@ class Services:
     settings: Settings
     celery: Celery
     results: TaskResults
+    metrics: GatewayMetrics
     _collection_models: dict[str, tuple[str | None, float]] = field(default_factory=dict)
 
-    def task(self, name: str, *args: Any, queue: str, **kwargs: Any) -> Signature:
-        """A signature for a task the workers define, by name (no worker code imported)."""
-        return self.celery.signature(name, args=args, kwargs=kwargs, queue=queue)
+    def task(
+        self, name: str, *args: Any, queue: str, argsrepr: str | None = None, **kwargs: Any
+    ) -> Signature:
+        """A signature for a task the workers define, by name (no worker code imported).
+
+        `argsrepr`: what Flower shows for the arguments (Celery's default is their repr).
+        """
+        options = {"argsrepr": argsrepr} if argsrepr else {}
+        return self.celery.signature(name, args=args, kwargs=kwargs, queue=queue, **options)
 
     async def publish(self, signature: Signature, task_id: str) -> None:
         """Publish and wait for RabbitMQ's confirm (in a thread: kombu blocks)."""
+        started = time.perf_counter()
         try:
             await anyio.to_thread.run_sync(partial(signature.apply_async, task_id=task_id))
         except OperationalError as exc:
             if isinstance(exc.__cause__, MessageNacked) or "nack" in str(exc).lower():
+                self.metrics.rejected.labels("queue_full").inc()
                 wait = self.settings.retry_after_s
                 raise QueueFullError(
                     f"the ingest queue holds {self.settings.queue_max_length} jobs "
                     f"(EMBEDAPP_QUEUE_MAX_LENGTH); retry in {wait} s",
                     headers={"Retry-After": str(wait)},
                 ) from exc
+            self.metrics.rejected.labels("broker_unavailable").inc()
             log.warning("publish of %s failed: %r (cause %r)", signature.task, exc, exc.__cause__)
             raise UnavailableError(
                 f"the message broker is unreachable ({self.settings.broker_url.split('@')[-1]})"
             ) from exc
+        first = getattr(signature, "tasks", (signature,))[0]  # a chain: its first task
+        self.metrics.publish_seconds.labels(first.task).observe(time.perf_counter() - started)
 
     async def submit(self, signature: Signature, *, job_id: str | None = None, **info: Any) -> str:
         """Record a background job as queued and publish it; its id, for GET /v1/tasks."""
@@ -136,8 +155,8 @@ class Services:
             chunking=chunking,
         )
         pipeline = self.task(
-            "embedapp.embed_documents", job.model_dump(), queue=BULK_QUEUE
-        ) | self.task("embedapp.store.upsert", queue=STORE_QUEUE)
+            "embedapp.embed_documents", job.model_dump(), queue=BULK_QUEUE, argsrepr=job.summary()
+        ) | self.task("embedapp.store.upsert", queue=STORE_QUEUE, argsrepr=EMBEDDED_JOB_REPR)
         return await self.submit(
             pipeline, job_id=job_id, collection=collection, total=len(documents), done=0
         )
@@ -148,6 +167,7 @@ class Services:
             "embedapp.embed_texts",
             texts,
             queue=INTERACTIVE_QUEUE,
+            argsrepr=f"({len(texts)} texts)",
             model_id=self.settings.model_id,
             **options,
         )

@@ -12,6 +12,7 @@ from embedapp.chunking import token_windows
 from embedapp.errors import ConflictError, EmbedappError, InvalidRequestError
 from embedapp.hash_index import get_hash_index
 from embedapp.messages import (
+    RESULT_REPR_MAX,
     Chunk,
     Chunking,
     DocumentIn,
@@ -22,6 +23,7 @@ from embedapp.messages import (
 )
 from embedapp.settings import get_settings
 from embedapp.vectors import encode_vector
+from embedapp.worker_metrics import metrics
 
 
 def _embedder(requested_model: str) -> model.Embedder:
@@ -94,6 +96,7 @@ def _split(
     max_retries=3,
     acks_on_failure_or_timeout=False,
     throws=(EmbedappError,),  # the client's mistake: logged without a traceback
+    resultrepr_maxsize=RESULT_REPR_MAX,
 )
 def embed_documents(self: Any, job: dict[str, Any]) -> dict[str, Any]:
     """Embed a job's new and changed documents; the chain hands them to store.upsert."""
@@ -126,6 +129,9 @@ def embed_documents(self: Any, job: dict[str, Any]) -> dict[str, Any]:
     vectors = (
         embedder.encode(split.texts, counts=split.counts, progress=report) if split.texts else []
     )
+    recorded = metrics()
+    recorded.documents_embedded.inc(len(changed))
+    recorded.documents_unchanged.inc(len(skipped))
     points = [
         PointIn(
             doc_id=doc.id,
@@ -166,6 +172,7 @@ def _changed(ingest: IngestJob) -> list[DocumentIn]:
 @celery_app.task(
     name="embedapp.embed_texts",
     store_errors_even_if_ignored=True,
+    resultrepr_maxsize=RESULT_REPR_MAX,
     max_retries=3,
     throws=(EmbedappError,),
 )

@@ -10,10 +10,18 @@ from celeryconfig import BULK_QUEUE, STORE_QUEUE
 from embedapp.celery_app import celery_app
 from embedapp.errors import EmbedappError
 from embedapp.hash_index import get_hash_index
-from embedapp.messages import Counts, EmbeddedJob, EmbeddedTexts, IngestJob, PointIn
+from embedapp.messages import (
+    EMBEDDED_JOB_REPR,
+    Counts,
+    EmbeddedJob,
+    EmbeddedTexts,
+    IngestJob,
+    PointIn,
+)
 from embedapp.settings import get_settings
 from embedapp.store import VectorStore, open_store, point_id
 from embedapp.vectors import decode_vector
+from embedapp.worker_metrics import metrics
 
 # Qdrant server hiccups are worth retrying; a wrong model or a missing collection is not
 # (EmbedappError: the client's mistake, logged without a traceback).
@@ -65,7 +73,9 @@ def upsert(self: Any, embedded: dict[str, Any]) -> dict[str, Any]:
     written_ids = list(dict.fromkeys(p.doc_id for p in job.points))
     held = store.stored_versions(job.collection, written_ids + [d.id for d in job.skipped])
     if job.points:
-        _write(store, job, previous={d: held[d] for d in written_ids if d in held})
+        with metrics().upsert_seconds.time():
+            _write(store, job, previous={d: held[d] for d in written_ids if d in held})
+        metrics().points_stored.inc(len(job.points))
     missing = [d for d in job.skipped if held.get(d.id, ("",))[0] != d.content_hash]
     if missing:
         second_pass = IngestJob(
@@ -84,9 +94,12 @@ def upsert(self: Any, embedded: dict[str, Any]) -> dict[str, Any]:
         # Keeps this task's id, so the job ends when the second pass is stored.
         raise self.replace(
             celery_app.signature(
-                "embedapp.embed_documents", args=(second_pass.model_dump(),), queue=BULK_QUEUE
+                "embedapp.embed_documents",
+                args=(second_pass.model_dump(),),
+                queue=BULK_QUEUE,
+                argsrepr=second_pass.summary(),
             )
-            | self.signature(queue=STORE_QUEUE)
+            | self.signature(queue=STORE_QUEUE, argsrepr=EMBEDDED_JOB_REPR)
         )
     return {
         "collection": job.collection,

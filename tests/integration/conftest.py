@@ -34,11 +34,27 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _free_ports(count: int) -> int:
+    """The first of `count` consecutive free ports (serve's workers take base, base+1, …)."""
+    while True:
+        base = _free_port()
+        try:
+            for port in range(base, base + count):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+
+
 @dataclass
 class Service:
     """The running service and how to reach it."""
 
     url: str
+    flower_url: str
+    # Prometheus ports of serve's workers.
+    metrics_ports: dict[str, int]
     env: dict[str, str]
     log: Path
     process: subprocess.Popen[bytes]
@@ -110,12 +126,13 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     )
     _reset_queues(base.broker_url)
     data_dir = tmp_path_factory.mktemp("data")
-    port, flower_port = _free_port(), _free_port()
+    port, flower_port, metrics_port = _free_port(), _free_port(), _free_ports(3)
     env = {
         **os.environ,
         "EMBEDAPP_DATA_DIR": str(data_dir),
         "EMBEDAPP_GATEWAY_PORT": str(port),
         "EMBEDAPP_FLOWER_PORT": str(flower_port),
+        "EMBEDAPP_WORKER_METRICS_PORT": str(metrics_port),
         "EMBEDAPP_LOG_LEVEL": "INFO",
     }
     log = data_dir / "serve.log"
@@ -129,7 +146,20 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         )
     url = f"http://127.0.0.1:{port}"
     with httpx.Client(base_url=url, timeout=60) as client:
-        svc = Service(url=url, env=env, log=log, process=process, client=client)
+        svc = Service(
+            url=url,
+            flower_url=f"http://127.0.0.1:{flower_port}",
+            # In the order `embedapp serve` starts them.
+            metrics_ports={
+                "store": metrics_port,
+                "bulk": metrics_port + 1,
+                "interactive": metrics_port + 2,
+            },
+            env=env,
+            log=log,
+            process=process,
+            client=client,
+        )
         try:
             _wait_ready(svc)
             yield svc

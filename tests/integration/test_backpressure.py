@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from tests.integration.conftest import Service
+from tests.metrics_text import scrape, value
 
 pytestmark = pytest.mark.integration
 
@@ -28,6 +29,8 @@ def test_a_flood_gets_429s_and_exactly_the_accepted_documents_are_stored(
             )
         return [d["id"] for d in docs], response
 
+    rejected = "embedapp_publish_rejected_total"
+    before = value(scrape(f"{service.url}/metrics"), rejected, reason="queue_full")
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(post, range(JOBS)))
 
@@ -40,6 +43,8 @@ def test_a_flood_gets_429s_and_exactly_the_accepted_documents_are_stored(
         assert int(response.headers["Retry-After"]) > 0
         assert response.json()["error"]["type"] == "queue_full"
         assert "EMBEDAPP_QUEUE_MAX_LENGTH" in response.json()["error"]["message"]
+    after = value(scrape(f"{service.url}/metrics"), rejected, reason="queue_full")
+    assert after - before == len(refused)
 
     for _, task_id in accepted:
         assert service.wait_for(task_id, timeout=300)["state"] == "stored"
