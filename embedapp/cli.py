@@ -12,6 +12,7 @@ from rich.console import Console
 
 from celeryconfig import BULK_QUEUE, INTERACTIVE_QUEUE, STORE_QUEUE
 from embedapp.cli_bench import bench_app
+from embedapp.cli_ingest import ingest
 from embedapp.preflight import check_management_api, problems
 from embedapp.settings import Settings, get_settings
 from embedapp.supervise import Child, Supervisor
@@ -199,6 +200,7 @@ def serve(concurrency: Concurrency = None) -> None:
     raise typer.Exit(code=Supervisor(children, console=console).run())
 
 
+app.command("ingest")(ingest)
 app.add_typer(bench_app, name="bench")
 
 
