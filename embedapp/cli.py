@@ -13,12 +13,12 @@ from rich.console import Console
 from celeryconfig import BULK_QUEUE, INTERACTIVE_QUEUE, STORE_QUEUE
 from embedapp.cli_bench import bench_app
 from embedapp.cli_ingest import ingest
-from embedapp.preflight import check_management_api, problems
-from embedapp.settings import Settings, get_settings
+from embedapp.cli_support import console, settings_or_exit
+from embedapp.preflight import check_management_api
+from embedapp.settings import Settings
 from embedapp.supervise import Child, Supervisor
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
-console = Console(stderr=True)
 
 Concurrency = Annotated[
     int | None,
@@ -29,17 +29,6 @@ Concurrency = Annotated[
         "else one per core). Each loads the model once.",
     ),
 ]
-
-
-def _settings_or_exit(*, queues: bool = True) -> Settings:
-    """The settings, after checking RabbitMQ and Redis answer: a clear message, no traceback."""
-    settings = get_settings()
-    found = problems(settings, queues=queues)
-    for problem in found:
-        console.print(f"[red]error:[/] {problem}")
-    if found:
-        raise typer.Exit(code=2)
-    return settings
 
 
 def _worker_argv(
@@ -65,7 +54,7 @@ def gateway(
     """Run the HTTP gateway (never loads the model)."""
     import uvicorn
 
-    settings = _settings_or_exit()
+    settings = settings_or_exit()
     uvicorn.run(
         "embedapp.gateway.app:create_app",
         factory=True,
@@ -104,9 +93,9 @@ def worker(
     ] = Lane.all,
 ) -> None:
     """Run an embed worker, one model per prefork child."""
+    settings = settings_or_exit()
     from embedapp.celery_app import celery_app
 
-    settings = _settings_or_exit()
     celery_app.worker_main(_embed_worker_argv(settings, lane, concurrency))
 
 
@@ -122,9 +111,9 @@ def store_worker(
     ] = 1,
 ) -> None:
     """Run the store worker: the one owner of the embedded Qdrant store."""
+    settings = settings_or_exit()
     from embedapp.celery_app import celery_app
 
-    settings = _settings_or_exit()
     if concurrency > 1 and not settings.qdrant_url:
         console.print(
             "[red]error:[/] embedded Qdrant admits one process; "
@@ -159,7 +148,7 @@ def flower(
     port: Annotated[int | None, typer.Option(help="Default: EMBEDAPP_FLOWER_PORT.")] = None,
 ) -> None:
     """Run Flower: workers, tasks, and (through RabbitMQ's management API) queue depths."""
-    settings = _settings_or_exit(queues=False)
+    settings = settings_or_exit(queues=False)
     command = _flower_command(settings, address=address, port=port or settings.flower_port)
     os.execve(command.argv[0], command.argv, {**os.environ, **command.env})
 
@@ -167,7 +156,7 @@ def flower(
 @app.command()
 def serve(concurrency: Concurrency = None) -> None:
     """Run gateway, embed worker, store worker and Flower together; Ctrl-C stops them all."""
-    settings = _settings_or_exit()
+    settings = settings_or_exit()
     workers = [
         ("store worker", _worker_argv(settings, queues=STORE_QUEUE, name="store", concurrency=1)),
         # Bulk and interactive lanes in workers of their own: a search never waits for a
@@ -218,7 +207,7 @@ def dlq_list() -> None:
 
     from embedapp import dead_letters
 
-    settings = _settings_or_exit(queues=False)
+    settings = settings_or_exit(queues=False)
     with Connection(settings.broker_url) as connection:
         letters = dead_letters.peek(connection)
     table = Table(title=f"{len(letters)} dead messages in {dead_letters.DEAD_LETTER_QUEUE.name}")
@@ -246,7 +235,7 @@ def dlq_replay(
 
     from embedapp import dead_letters
 
-    settings = _settings_or_exit(queues=False)
+    settings = settings_or_exit(queues=False)
     with Connection(settings.broker_url) as connection:
         replayed = dead_letters.replay(connection, task_ids=set(task_ids) if task_ids else None)
     for letter in replayed:

@@ -9,9 +9,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from embedapp.cli_support import settings_or_exit
 from embedapp.corpus import load
-from embedapp.preflight import problems
-from embedapp.settings import get_settings
 
 bench_app = typer.Typer(help="Benchmarks: commands that print figures.", no_args_is_help=True)
 
@@ -22,14 +21,6 @@ Corpus = Annotated[
 Batch = Annotated[int, typer.Option(help="Documents per ingest request.")]
 JsonOut = Annotated[Path | None, typer.Option("--json", help="Write the figures here.")]
 GATEWAY = "http://127.0.0.1:8000"
-
-
-def _check_services() -> None:
-    found = problems(get_settings(), queues=False)
-    for problem in found:
-        Console(stderr=True).print(f"[red]error:[/] {problem}")
-    if found:
-        raise typer.Exit(code=2)
 
 
 def _save(result: dict[str, Any], json_out: Path | None) -> None:
@@ -67,7 +58,7 @@ def throughput(
     here (run it on an otherwise idle machine: everything shares the cores)."""
     from embedapp import bench
 
-    _check_services()
+    settings_or_exit(queues=False)
     result = bench.throughput(url, load(corpus, documents), batch=batch, console=Console())
     _save(result, json_out)
 
@@ -86,7 +77,7 @@ def soak(
     stored vs duplicates; exits 1 if anything was lost or duplicated."""
     from embedapp import soak as soak_run
 
-    _check_services()
+    settings_or_exit(queues=False)
     result = soak_run.soak(
         url,
         load(corpus, documents),

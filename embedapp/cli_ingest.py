@@ -9,7 +9,6 @@ from typing import Annotated
 
 import httpx
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -24,9 +23,8 @@ from rich.text import Text
 
 from embedapp import records
 from embedapp.bulk_ingest import Checkpoint, Ingest, Tally, batches
+from embedapp.cli_support import console, load_settings
 from embedapp.settings import get_settings
-
-console = Console(stderr=True)
 
 
 class RateColumn(ProgressColumn):
@@ -88,7 +86,7 @@ def ingest(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Send a JSONL, CSV or text file to a collection; re-run the same command to resume."""
-    settings = get_settings()
+    settings = load_settings()
     key = api_key or (settings.api_keys[0].get_secret_value() if settings.api_keys else None)
     checkpoint = Checkpoint(
         settings.data_dir / "ingest",

@@ -6,10 +6,12 @@ module (the worker parent, the gateway) never pulls them in.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -55,6 +57,8 @@ class Embedder:
     device: str
     batch_size: int
     max_batch_tokens: int
+    # What each model call runs in (autocast for bfloat16/float16; see embedapp.backends).
+    precision: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext
 
     @property
     def dimension(self) -> int:
@@ -110,7 +114,7 @@ class Embedder:
         recorded = metrics()
         done = 0
         for batch in batches:
-            with recorded.inference_seconds.time():
+            with recorded.inference_seconds.time(), self.precision():
                 out[batch] = self.model.encode(
                     [texts[i] for i in batch],
                     batch_size=len(batch),
@@ -137,26 +141,39 @@ def load_embedder(settings: Settings, *, threads: int | None = None) -> Embedder
     import transformers
     from sentence_transformers import SentenceTransformer
 
+    from embedapp import backends
+
     transformers.utils.logging.disable_progress_bar()  # a tqdm bar per child floods worker logs
 
     if threads:
         torch.set_num_threads(threads)
     device = pick_device(settings.device)
-    model = SentenceTransformer(source, device=device)
+    if settings.backend == "torch":
+        model = SentenceTransformer(source, device=device)
+    else:
+        if device != "cpu":
+            log.warning(
+                "the %s backend runs on the CPU (ONNX Runtime's CPU build)", settings.backend
+            )
+            device = "cpu"
+        model = backends.load_onnx(settings, threads=threads)
     embedder = Embedder(
         model=model,
         model_id=settings.model_id,
         device=device,
         batch_size=settings.batch_size,
         max_batch_tokens=settings.max_batch_tokens,
+        precision=backends.precision(settings, device),
     )
     embedder.encode(["warm up the kernels and the tokenizer"])
     log.info(
-        "model %s loaded on %s (pid %d, %d torch threads, dim %d)",
+        "model %s loaded on %s, backend %s, dtype %s (pid %d, %d threads, dim %d)",
         settings.model_id,
         device,
+        settings.backend,
+        settings.dtype,
         os.getpid(),
-        torch.get_num_threads(),
+        threads or torch.get_num_threads(),
         embedder.dimension,
     )
     return embedder

@@ -1,11 +1,13 @@
 """The one settings object every part of embedapp reads (env vars prefixed EMBEDAPP_)."""
 
+from __future__ import annotations
+
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 BUNDLED_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -32,6 +34,11 @@ class Settings(BaseSettings):
     model: str | None = None
     model_name: str | None = None
     device: str = "auto"
+    # torch: PyTorch. onnx / onnx-int8: ONNX Runtime on the CPU, exported from the model's
+    # own files on first use (int8: dynamic quantization) and cached under data_dir/onnx.
+    backend: Literal["torch", "onnx", "onnx-int8"] = "torch"
+    # torch only: bfloat16 (CPUs with AVX512-BF16/AMX, GPUs) or float16 (GPUs) autocast.
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     # Model batches are filled up to this many padded tokens (texts sorted by length),
     # and hold at most batch_size texts.
     max_batch_tokens: int = Field(2048, gt=0)
@@ -70,6 +77,15 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _dtype_needs_torch(self) -> Settings:
+        if self.backend != "torch" and self.dtype != "float32":
+            raise ValueError(
+                f"EMBEDAPP_DTYPE={self.dtype} applies to the torch backend; "
+                f"EMBEDAPP_BACKEND={self.backend} sets its own precision"
+            )
+        return self
 
     @field_validator("qdrant_url", "model", "model_name")
     @classmethod

@@ -38,7 +38,8 @@ def embedder() -> model.Embedder:
 
 
 def test_encode_keeps_the_callers_order_and_reports_progress(embedder: model.Embedder) -> None:
-    texts = [f"text {i} " + "word " * (37 * i % 50) for i in range(40)]
+    # Mixed lengths, every fifth text far past the model's 256-token window (cut by both).
+    texts = [f"text {i} " + "word " * (37 * i % 50 + (400 if i % 5 == 0 else 0)) for i in range(40)]
     done: list[int] = []
     vectors = embedder.encode(texts, progress=done.append)
     expected = embedder.model.encode(texts, normalize_embeddings=True)
