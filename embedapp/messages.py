@@ -1,5 +1,7 @@
 """Messages tasks pass each other over RabbitMQ (JSON), validated on receipt."""
 
+from __future__ import annotations
+
 from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
@@ -12,7 +14,7 @@ class Chunking(BaseModel):
     overlap: int = Field(0, ge=0, description="Tokens shared by neighbouring chunks.")
 
     @model_validator(mode="after")
-    def _overlap_below_size(self) -> "Chunking":
+    def _overlap_below_size(self) -> Chunking:
         if self.overlap >= self.size:
             raise ValueError("overlap must be smaller than size")
         return self
@@ -97,9 +99,28 @@ class EmbeddedJob(BaseModel):
 
 
 class EmbeddedTexts(BaseModel):
-    """Interactive embeddings: vectors in input order and what it cost."""
+    """Interactive embeddings: vectors in input order, and each text's size in tokens."""
 
     model: str
-    tokens: int
-    truncated: list[int]
+    max_tokens: int  # the model's window; longer texts were cut to it
+    token_counts: list[int]  # untruncated, special tokens included
     vectors_b64: list[str]  # last: Flower's short result repr stops before it
+
+    @property
+    def tokens(self) -> int:
+        """Tokens the model read (what OpenAI's usage reports)."""
+        return sum(min(count, self.max_tokens) for count in self.token_counts)
+
+    @property
+    def truncated(self) -> list[int]:
+        """Indices of texts longer than the model's window."""
+        return [i for i, count in enumerate(self.token_counts) if count > self.max_tokens]
+
+    def part(self, start: int, end: int) -> EmbeddedTexts:
+        """The texts start..end of a micro-batch: one caller's share."""
+        return self.model_copy(
+            update={
+                "token_counts": self.token_counts[start:end],
+                "vectors_b64": self.vectors_b64[start:end],
+            }
+        )

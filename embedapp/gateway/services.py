@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import anyio
 from amqp.exceptions import MessageNacked
@@ -21,11 +22,13 @@ from embedapp.errors import (
     ConflictError,
     EmbedappError,
     GatewayTimeoutError,
+    InvalidRequestError,
     NotFoundError,
     QueueFullError,
     UnavailableError,
 )
 from embedapp.gateway.metrics import GatewayMetrics
+from embedapp.gateway.microbatch import MicroBatcher
 from embedapp.gateway.results import TaskResults
 from embedapp.messages import (
     EMBEDDED_JOB_REPR,
@@ -54,6 +57,15 @@ class Services:
     results: TaskResults
     metrics: GatewayMetrics
     _collection_models: dict[str, tuple[str | None, float]] = field(default_factory=dict)
+    _batcher: MicroBatcher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._batcher = MicroBatcher(
+            self._embed_batch,
+            wait_s=self.settings.microbatch_wait_ms / 1000,
+            max_texts=self.settings.microbatch_max_texts,
+            in_flight=self.settings.microbatch_in_flight,
+        )
 
     def task(
         self, name: str, *args: Any, queue: str, argsrepr: str | None = None, **kwargs: Any
@@ -161,16 +173,19 @@ class Services:
             pipeline, job_id=job_id, collection=collection, total=len(documents), done=0
         )
 
-    def embed_task(self, texts: list[str], **options: Any) -> Signature:
-        """embed_texts for the served model, on the interactive lane."""
-        return self.task(
+    async def _embed_batch(self, texts: list[str], options: Hashable) -> EmbeddedTexts:
+        """One embed_texts task on the interactive lane for a micro-batch of callers."""
+        dimensions, normalize = cast(tuple[int | None, bool], options)
+        signature = self.task(
             "embedapp.embed_texts",
             texts,
             queue=INTERACTIVE_QUEUE,
             argsrepr=f"({len(texts)} texts)",
             model_id=self.settings.model_id,
-            **options,
+            dimensions=dimensions,
+            normalize=normalize,
         )
+        return EmbeddedTexts.model_validate(await self.call(signature))
 
     async def embed(
         self,
@@ -180,8 +195,16 @@ class Services:
         dimensions: int | None = None,
         normalize: bool = True,
     ) -> EmbeddedTexts:
-        """Vectors for a few texts, from the interactive lane."""
-        result = await self.call(
-            self.embed_task(texts, truncate=truncate, dimensions=dimensions, normalize=normalize)
-        )
-        return EmbeddedTexts.model_validate(result)
+        """Vectors for a few texts, micro-batched with concurrent callers.
+
+        `truncate=False`: a text past the model's window is the caller's 422 (TEI's rule),
+        decided here so that it never fails the callers it shared a batch with.
+        """
+        result = await self._batcher.embed(texts, (dimensions, normalize))
+        if not truncate and result.truncated:
+            first = result.truncated[0]
+            raise InvalidRequestError(
+                f"input {first} is {result.token_counts[first]} tokens; the model reads at "
+                f"most {result.max_tokens} (send truncate=true to cut it)"
+            )
+        return result

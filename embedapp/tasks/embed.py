@@ -180,23 +180,17 @@ def embed_texts(
     texts: list[str],
     *,
     model_id: str,
-    truncate: bool = True,
     dimensions: int | None = None,
     normalize: bool = True,
 ) -> dict[str, Any]:
-    """Vectors for a few texts (queries, /v1/embeddings, /embed), in order."""
+    """Vectors for texts (queries, /v1/embeddings, /embed; micro-batched by the gateway), in
+    order; texts past the model's window are cut to it, and their token counts say so."""
     embedder = _embedder(model_id)
     if dimensions is not None and dimensions > embedder.dimension:
         raise InvalidRequestError(
             f"dimensions {dimensions} exceeds the model's {embedder.dimension}"
         )
     counts = embedder.token_counts(texts)
-    too_long = [i for i, count in enumerate(counts) if count > embedder.max_tokens]
-    if too_long and not truncate:
-        raise InvalidRequestError(
-            f"input {too_long[0]} is {counts[too_long[0]]} tokens; the model reads at most "
-            f"{embedder.max_tokens} (send truncate=true to cut it)"
-        )
     vectors = embedder.encode(texts, counts=counts, normalize=normalize)
     if dimensions is not None:
         vectors = vectors[:, :dimensions]
@@ -204,7 +198,7 @@ def embed_texts(
             vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
     return EmbeddedTexts(
         model=embedder.model_id,
+        max_tokens=embedder.max_tokens,
+        token_counts=counts,
         vectors_b64=[encode_vector(v) for v in vectors],
-        tokens=sum(min(count, embedder.max_tokens) for count in counts),
-        truncated=too_long,
     ).model_dump()

@@ -171,7 +171,7 @@ def search(
     conditions: dict[str, Any],
     with_text: bool,
 ) -> dict[str, Any]:
-    """The nearest documents to an embedded query (the chain's first task embedded it)."""
+    """The nearest documents to a query the gateway had embedded (micro-batched)."""
     embedded = EmbeddedTexts.model_validate(query)
     store = _store()
     store.check_model(collection, model=embedded.model)

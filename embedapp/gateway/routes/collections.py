@@ -48,15 +48,16 @@ async def delete_collection(collection: CollectionName, services: ServicesDep) -
 async def search(
     collection: CollectionName, body: SearchRequest, services: ServicesDep
 ) -> SearchResponse:
-    """The documents nearest to a query; the query is embedded on the interactive lane."""
-    # The vector travels to store.search in the chain's message, not through Redis.
-    embed_query = services.embed_task([body.query]).set(ignore_result=True)
+    """The documents nearest to a query; the query is embedded on the interactive lane,
+    micro-batched with concurrent queries and embeddings calls."""
+    query = await services.embed([body.query])
     found = await services.call(
-        embed_query
-        | services.task(
+        services.task(
             "embedapp.store.search",
+            query.model_dump(),
             collection,
             queue=STORE_QUEUE,
+            argsrepr=f"(query vector, {collection!r})",
             top_k=body.top_k,
             conditions=body.filter,
             with_text=body.with_text,

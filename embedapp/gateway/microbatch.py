@@ -1,0 +1,87 @@
+"""Micro-batching of interactive calls: texts that arrive together share one task and one
+model call, instead of each paying a task, a round trip and a model call of its own.
+
+The first text of a batch waits `wait_s` for companions. At most `in_flight` batches run at
+once; while they do, new arrivals keep joining the next batch, so under load batches grow
+to what the workers can take (continuous batching) and idle latency grows by `wait_s` only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass, field
+
+from embedapp.messages import EmbeddedTexts
+
+Run = Callable[[list[str], Hashable], Awaitable[EmbeddedTexts]]
+
+
+@dataclass
+class _Waiter:
+    texts: list[str]
+    future: asyncio.Future[EmbeddedTexts] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class MicroBatcher:
+    """Groups concurrent `embed` calls with the same options (the key) into one `run`."""
+
+    def __init__(self, run: Run, *, wait_s: float, max_texts: int, in_flight: int) -> None:
+        self._run = run
+        self._wait_s = wait_s
+        self._max_texts = max_texts
+        self._slots = asyncio.Semaphore(in_flight)
+        self._waiting: dict[Hashable, list[_Waiter]] = {}
+        self._drainers: dict[Hashable, asyncio.Task[None]] = {}
+        self._sending: set[asyncio.Task[None]] = set()  # referenced until done
+
+    async def embed(self, texts: list[str], key: Hashable) -> EmbeddedTexts:
+        """This caller's vectors, computed in a batch with whoever else came at once."""
+        waiter = _Waiter(list(texts))
+        self._waiting.setdefault(key, []).append(waiter)
+        if key not in self._drainers:
+            self._drainers[key] = asyncio.create_task(self._drain(key))
+        # Shielded: a caller that gives up does not cancel the batch its companions share.
+        return await asyncio.shield(waiter.future)
+
+    async def _drain(self, key: Hashable) -> None:
+        try:
+            while self._waiting.get(key):
+                await asyncio.sleep(self._wait_s)
+                await self._slots.acquire()  # meanwhile, arrivals join this batch
+                batch = self._take(key)
+                task = asyncio.create_task(self._send(batch, key))
+                self._sending.add(task)
+                task.add_done_callback(self._sending.discard)
+        finally:
+            del self._drainers[key]
+
+    def _take(self, key: Hashable) -> list[_Waiter]:
+        """Whole callers, up to max_texts texts (a bigger caller goes alone)."""
+        waiting = self._waiting[key]
+        taken, size = [], 0
+        while waiting and (not taken or size + len(waiting[0].texts) <= self._max_texts):
+            size += len(waiting[0].texts)
+            taken.append(waiting.pop(0))
+        if not waiting:
+            del self._waiting[key]
+        return taken
+
+    async def _send(self, batch: list[_Waiter], key: Hashable) -> None:
+        try:
+            result = await self._run([t for w in batch for t in w.texts], key)
+        except Exception as exc:  # every caller of the batch gets the batch's error
+            for waiter in batch:
+                if not waiter.future.done():
+                    waiter.future.set_exception(exc)
+            return
+        finally:
+            self._slots.release()
+        start = 0
+        for waiter in batch:
+            end = start + len(waiter.texts)
+            if not waiter.future.done():
+                waiter.future.set_result(result.part(start, end))
+            start = end
