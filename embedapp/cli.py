@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from enum import StrEnum
@@ -55,6 +56,11 @@ def gateway(
     import uvicorn
 
     settings = settings_or_exit()
+    # uvicorn configures its own loggers only; embedapp's warnings (failed publishes, Redis
+    # errors) need a handler too.
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     uvicorn.run(
         "embedapp.gateway.app:create_app",
         factory=True,

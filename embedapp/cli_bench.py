@@ -12,7 +12,11 @@ from rich.console import Console
 from embedapp.cli_support import settings_or_exit
 from embedapp.corpus import load
 
-bench_app = typer.Typer(help="Benchmarks: commands that print figures.", no_args_is_help=True)
+bench_app = typer.Typer(
+    help="Benchmarks: commands that print figures. Without a subcommand: the whole speed "
+    "benchmark (in-process references, the old design, end to end for a sweep of settings "
+    "and every backend, quality, memory) as a table, result.json and result.png.",
+)
 
 Url = Annotated[str, typer.Option(help="A running embedapp gateway.")]
 Corpus = Annotated[
@@ -26,6 +30,60 @@ GATEWAY = "http://127.0.0.1:8000"
 def _save(result: dict[str, Any], json_out: Path | None) -> None:
     if json_out:
         json_out.write_text(json.dumps(result, indent=2))
+
+
+def _numbers(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(",") if part.strip())
+
+
+def _backend(name: str) -> tuple[str, str]:
+    """`torch-bfloat16` → (torch, bfloat16); `onnx-int8` → (onnx-int8, float32)."""
+    if name.startswith("torch-"):
+        return "torch", name.removeprefix("torch-")
+    return name, "float32"
+
+
+@bench_app.callback(invoke_without_command=True)
+def suite(
+    context: typer.Context,
+    corpus: Corpus = None,
+    documents: Annotated[int, typer.Option(help="Documents per end-to-end run.")] = 3000,
+    batch: Batch = 250,
+    concurrency: Annotated[str, typer.Option(help="Sweep: embed children.")] = "1,2",
+    prefetch: Annotated[str, typer.Option(help="Sweep: prefetch multipliers.")] = "1",
+    max_batch_tokens: Annotated[str, typer.Option(help="Sweep: token budgets.")] = "2048,4096",
+    backends: Annotated[
+        str, typer.Option(help="Besides torch float32, end to end and quality.")
+    ] = "torch-bfloat16,onnx,onnx-int8",
+    out: Annotated[Path, typer.Option(help="Where result.json and result.png go.")] = Path(
+        "bench-results"
+    ),
+) -> None:
+    """The whole speed benchmark (run it on an otherwise idle machine, nothing else consuming
+    the embed queues: it starts embedapp stacks of its own, one after another)."""
+    if context.invoked_subcommand is not None:
+        return
+    from embedapp import bench_suite
+    from embedapp.corpus import generate
+
+    settings_or_exit()
+    plan = bench_suite.Plan(
+        documents=load(corpus, documents),
+        queries=[d["text"] for d in generate(100, seed=1)],
+        batch=batch,
+        concurrencies=_numbers(concurrency),
+        prefetches=_numbers(prefetch),
+        token_budgets=_numbers(max_batch_tokens),
+        backends=tuple(_backend(b.strip()) for b in backends.split(",") if b.strip()),
+    )
+    console = Console(width=max(Console().width, 150))
+    try:
+        result = bench_suite.run(plan, out / "runs", console)
+    except RuntimeError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(code=1) from exc
+    for path in bench_suite.write(result, out):
+        console.print(f"wrote {path}")
 
 
 @bench_app.command("lanes")

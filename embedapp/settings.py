@@ -62,11 +62,12 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(16 * 1024 * 1024, gt=0)
     request_timeout_s: float = Field(30.0, gt=0)
 
-    # Interactive texts arriving together share one task and model call: the first waits
-    # this long for companions; at most in_flight batches per gateway process run at once.
+    # Interactive texts arriving together share one task and model call: a batch goes once
+    # no text joined it for wait_ms; at most in_flight batches per gateway process run at
+    # once (match the interactive children: a batch sent early only waits in the queue).
     microbatch_wait_ms: float = Field(2.0, ge=0)
     microbatch_max_texts: int = Field(256, gt=0)
-    microbatch_in_flight: int = Field(2, gt=0)
+    microbatch_in_flight: int = Field(1, gt=0)
 
     # Ingest jobs waiting in embed.bulk before the gateway answers 429.
     queue_max_length: int = Field(10_000, gt=0)

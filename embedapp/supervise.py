@@ -47,13 +47,21 @@ class Supervisor:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
-    def _start_and_watch(self) -> int:
+    def start(self, *, output: int | None = None) -> None:
+        """Start every child (their output to ours, or to `output`: a file descriptor)."""
         for child in self.children:
             # A session of its own: Ctrl-C reaches only us, and we stop children in order.
             child.process = subprocess.Popen(
-                child.argv, env={**os.environ, **child.env}, start_new_session=True
+                child.argv,
+                env={**os.environ, **child.env},
+                start_new_session=True,
+                stdout=output,
+                stderr=subprocess.STDOUT if output is not None else None,
             )
             self.console.print(f"[green]started[/] {child.name} (pid {child.process.pid})")
+
+    def _start_and_watch(self) -> int:
+        self.start()
         code = 0
         while self._stop_requested is None:
             dead = [c for c in self.children if c.process and c.process.poll() is not None]

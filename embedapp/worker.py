@@ -8,7 +8,7 @@ from typing import Any
 
 from celery import signals
 
-from celeryconfig import EMBED_QUEUES
+from celeryconfig import EMBED_QUEUES, INTERACTIVE_QUEUE
 from embedapp import dead_letters, model, worker_metrics
 from embedapp.celery_app import celery_app
 from embedapp.settings import get_settings
@@ -71,6 +71,10 @@ def _load_model(**_: Any) -> None:
     # it after fork, and OpenMP thread pools do not survive it).
     if not _WorkerRole.embeds:
         return
+    if _WorkerRole.queues == (INTERACTIVE_QUEUE,):
+        # This child shares its host's cores with the gateway answering the same requests:
+        # OpenMP threads that spin while they wait would take turns away from it.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     settings = get_settings()
     model.init_embedder(settings, threads=model.threads_per_child(_WorkerRole.concurrency))
     log.info("pid %d serves %s", os.getpid(), ",".join(_WorkerRole.queues))

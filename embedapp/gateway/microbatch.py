@@ -1,20 +1,27 @@
 """Micro-batching of interactive calls: texts that arrive together share one task and one
 model call, instead of each paying a task, a round trip and a model call of its own.
 
-The first text of a batch waits `wait_s` for companions. At most `in_flight` batches run at
-once; while they do, new arrivals keep joining the next batch, so under load batches grow
-to what the workers can take (continuous batching) and idle latency grows by `wait_s` only.
+A batch is sent once no text has joined it for `wait_s` (a burst of callers, such as the
+answers to the previous batch coming back, lands in one batch) or after MAX_WAITS such
+waits. At most `in_flight` batches run at once; while they do, arrivals keep joining the
+next batch, so under load batches grow to what the workers can take (continuous batching)
+and a lone caller waits `wait_s` only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 
 from embedapp.messages import EmbeddedTexts
 
+log = logging.getLogger(__name__)
+
 Run = Callable[[list[str], Hashable], Awaitable[EmbeddedTexts]]
+# A batch still growing after this many waits is sent anyway: latency stays bounded.
+MAX_WAITS = 10
 
 
 @dataclass
@@ -49,7 +56,11 @@ class MicroBatcher:
     async def _drain(self, key: Hashable) -> None:
         try:
             while self._waiting.get(key):
-                await asyncio.sleep(self._wait_s)
+                for _ in range(MAX_WAITS):  # until arrivals pause, or the batch is full
+                    seen = len(self._waiting[key])
+                    await asyncio.sleep(self._wait_s)
+                    if len(self._waiting[key]) == seen or self._texts(key) >= self._max_texts:
+                        break
                 await self._slots.acquire()  # meanwhile, arrivals join this batch
                 batch = self._take(key)
                 task = asyncio.create_task(self._send(batch, key))
@@ -57,6 +68,9 @@ class MicroBatcher:
                 task.add_done_callback(self._sending.discard)
         finally:
             del self._drainers[key]
+
+    def _texts(self, key: Hashable) -> int:
+        return sum(len(w.texts) for w in self._waiting[key])
 
     def _take(self, key: Hashable) -> list[_Waiter]:
         """Whole callers, up to max_texts texts (a bigger caller goes alone)."""
@@ -70,6 +84,7 @@ class MicroBatcher:
         return taken
 
     async def _send(self, batch: list[_Waiter], key: Hashable) -> None:
+        log.debug("micro-batch of %d callers", len(batch))
         try:
             result = await self._run([t for w in batch for t in w.texts], key)
         except Exception as exc:  # every caller of the batch gets the batch's error
