@@ -14,7 +14,7 @@ from rich.console import Console
 from celeryconfig import BULK_QUEUE, INTERACTIVE_QUEUE, STORE_QUEUE
 from embedapp.cli_bench import bench_app
 from embedapp.cli_ingest import ingest
-from embedapp.cli_support import console, settings_or_exit
+from embedapp.cli_support import console, load_settings, settings_or_exit
 from embedapp.preflight import check_management_api
 from embedapp.settings import Settings
 from embedapp.supervise import Child, Supervisor
@@ -117,15 +117,15 @@ def store_worker(
     ] = 1,
 ) -> None:
     """Run the store worker: the one owner of the embedded Qdrant store."""
-    settings = settings_or_exit()
-    from embedapp.celery_app import celery_app
-
-    if concurrency > 1 and not settings.qdrant_url:
+    if concurrency > 1 and not load_settings().qdrant_url:  # before asking any service
         console.print(
             "[red]error:[/] embedded Qdrant admits one process; "
             "set EMBEDAPP_QDRANT_URL to run more than one store child"
         )
         raise typer.Exit(code=2)
+    settings = settings_or_exit()
+    from embedapp.celery_app import celery_app
+
     celery_app.worker_main(
         _worker_argv(settings, queues=STORE_QUEUE, name="store", concurrency=concurrency)
     )
