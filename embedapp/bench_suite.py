@@ -349,7 +349,7 @@ class Plan:
 
     documents: list[dict[str, str]]
     queries: list[str]
-    batch: int = 250
+    batch: int = 500
     concurrencies: tuple[int, ...] = (1, 2)
     prefetches: tuple[int, ...] = (1,)
     token_budgets: tuple[int, ...] = (2048, 4096)

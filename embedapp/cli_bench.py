@@ -48,7 +48,7 @@ def suite(
     context: typer.Context,
     corpus: Corpus = None,
     documents: Annotated[int, typer.Option(help="Documents per end-to-end run.")] = 3000,
-    batch: Batch = 250,
+    batch: Batch = 500,
     concurrency: Annotated[str, typer.Option(help="Sweep: embed children.")] = "1,2",
     prefetch: Annotated[str, typer.Option(help="Sweep: prefetch multipliers.")] = "1",
     max_batch_tokens: Annotated[str, typer.Option(help="Sweep: token budgets.")] = "2048,4096",

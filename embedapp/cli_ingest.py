@@ -75,8 +75,13 @@ def ingest(
         ),
     ] = records.Format.auto,
     batch_size: Annotated[
-        int, typer.Option(min=1, help="Documents per request (one job each).")
-    ] = 256,
+        int,
+        typer.Option(
+            min=1,
+            help="Documents per request, one job each (jobs of hundreds let the worker sort "
+            "texts by length; at most EMBEDAPP_MAX_DOCUMENTS_PER_REQUEST).",
+        ),
+    ] = 500,
     in_flight: Annotated[int, typer.Option(min=1, help="Jobs queued at once.")] = 4,
     url: Annotated[str | None, typer.Option(help="The gateway (default: from settings).")] = None,
     api_key: Annotated[
