@@ -13,7 +13,7 @@ from tests.integration.conftest import Service
 pytestmark = pytest.mark.integration
 
 
-def test_no_generated_input_makes_a_server_error(service: Service) -> None:
+def test_no_generated_input_makes_a_server_error(service: Service, tmp_path: Path) -> None:
     # The CLI, bounded in examples and time per request; seeded, so a failure can be replayed.
     schemathesis = Path(sys.executable).with_name("schemathesis")
     result = subprocess.run(
@@ -37,5 +37,6 @@ def test_no_generated_input_makes_a_server_error(service: Service) -> None:
         capture_output=True,
         text=True,
         timeout=600,
+        cwd=tmp_path,  # its cache of crashes stays out of the checkout
     )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
