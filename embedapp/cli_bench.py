@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -9,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from embedapp.cli_support import settings_or_exit
+from embedapp.cli_support import console, settings_or_exit
 from embedapp.corpus import load
 
 bench_app = typer.Typer(
@@ -67,6 +68,9 @@ def suite(
     from embedapp.corpus import generate
 
     settings_or_exit()
+    if importlib.util.find_spec("matplotlib") is None:  # before minutes of measuring
+        console.print("[red]error:[/] the chart needs matplotlib: pip install -e '.[bench]'")
+        raise typer.Exit(code=2)
     plan = bench_suite.Plan(
         documents=load(corpus, documents),
         queries=[d["text"] for d in generate(100, seed=1)],
@@ -76,14 +80,14 @@ def suite(
         token_budgets=_numbers(max_batch_tokens),
         backends=tuple(_backend(b.strip()) for b in backends.split(",") if b.strip()),
     )
-    console = Console(width=max(Console().width, 150))
+    wide = Console(width=max(Console().width, 150))
     try:
-        result = bench_suite.run(plan, out / "runs", console)
+        result = bench_suite.run(plan, out / "runs", wide)
     except RuntimeError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(code=1) from exc
     for path in bench_suite.write(result, out):
-        console.print(f"wrote {path}")
+        wide.print(f"wrote {path}")
 
 
 @bench_app.command("lanes")

@@ -147,7 +147,7 @@ def ingest(
         console.print(f"[red]failed:[/] {message}")
     if len(tally.errors) > 20:
         console.print(f"[red]… and {len(tally.errors) - 20} more failures")
-    console.print(_summary(tally, interrupted=interrupted))
+    console.print(_summary(tally, interrupted=interrupted), soft_wrap=True)
     if as_json:
         print(json.dumps({**asdict(tally), "interrupted": interrupted}))
     if interrupted:
