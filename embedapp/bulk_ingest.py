@@ -27,6 +27,10 @@ MAX_ATTEMPTS = 8
 POLL_S = 0.5
 
 
+class GatewayUnreachable(Exception):
+    """The gateway did not answer through every retry: stop, and resume later."""
+
+
 @dataclass
 class Tally:
     """What a run did, in documents."""
@@ -147,9 +151,10 @@ class Ingest:
             self._finish(batch)
             return
         response = self._post({"documents": documents})
-        if response is None or response.status_code != 202:
-            reason = _reason(response) if response is not None else "the gateway did not answer"
-            self.tally.fail(len(documents), f"{batch.where}: {reason}")
+        if response is None:  # every later batch would wait out the same retries
+            raise GatewayUnreachable(f"the gateway at {self.client.base_url} does not answer")
+        if response.status_code != 202:
+            self.tally.fail(len(documents), f"{batch.where}: {_reason(response)}")
         else:
             self.pending[response.json()["task_id"]] = (batch, len(documents))
             self.tally.submitted += len(documents)

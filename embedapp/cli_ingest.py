@@ -22,7 +22,7 @@ from rich.progress import (
 from rich.text import Text
 
 from embedapp import records
-from embedapp.bulk_ingest import Checkpoint, Ingest, Tally, batches
+from embedapp.bulk_ingest import Checkpoint, GatewayUnreachable, Ingest, Tally, batches
 from embedapp.cli_support import console, load_settings
 from embedapp.settings import get_settings
 
@@ -141,6 +141,9 @@ def ingest(
         except ValueError as exc:  # a CSV without the named columns
             console.print(f"[red]error:[/] {exc}")
             raise typer.Exit(code=2) from exc
+        except GatewayUnreachable as exc:
+            tally = run.tally
+            tally.errors.append(f"{exc}: stopped; run the same command again to resume")
         except KeyboardInterrupt:
             interrupted, tally = True, run.tally
     for message in tally.errors[:20]:
@@ -156,6 +159,6 @@ def ingest(
             "run the same command again to resume."
         )
         raise typer.Exit(code=130)
-    if tally.failed:
+    if tally.failed or tally.errors:
         raise typer.Exit(code=1)
     checkpoint.remove()

@@ -32,8 +32,9 @@ class QueueDepth(Collector):
             "embedapp_queue_consumers", "Consumers of a RabbitMQ queue", labels=["queue"]
         )
         up = GaugeMetricFamily("embedapp_broker_up", "1 if RabbitMQ answered this scrape")
+        connection = Connection(self.broker_url, connect_timeout=BROKER_TIMEOUT_S)
         try:
-            with Connection(self.broker_url, connect_timeout=BROKER_TIMEOUT_S) as connection:
+            with connection:
                 connection.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_S)
                 for queue in self.queues:
                     with connection.channel() as channel:

@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
 
-from embedapp.bulk_ingest import Checkpoint, Ingest, batches
+from embedapp.bulk_ingest import MAX_ATTEMPTS, Checkpoint, GatewayUnreachable, Ingest, batches
 from embedapp.records import Record, Rejected
 
 
@@ -92,3 +93,17 @@ def test_a_changed_file_starts_over(tmp_path: Path) -> None:
     checkpoint.mark(0)
     (tmp_path / "docs.jsonl").write_text("changed\n")
     assert _checkpoint(tmp_path).done == set()
+
+
+def test_an_unreachable_gateway_stops_the_run_instead_of_failing_every_batch(
+    tmp_path: Path,
+) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    slept: list[float] = []
+    with httpx.Client(transport=httpx.MockTransport(refuse), base_url="http://gw") as client:
+        run = Ingest(client, "c", _checkpoint(tmp_path), sleep=slept.append)
+        with pytest.raises(GatewayUnreachable, match="does not answer"):
+            run.run(batches(_records(50), 10))
+    assert run.tally.submitted == 0 and len(slept) == MAX_ATTEMPTS - 1
