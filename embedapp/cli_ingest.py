@@ -50,8 +50,7 @@ def _gateway_url() -> str:
     return f"http://{host}:{settings.gateway_port}"
 
 
-def _summary(tally: Tally, *, interrupted: bool) -> str:
-    head = "interrupted" if interrupted else "done"
+def _summary(tally: Tally, *, head: str) -> str:
     return (
         f"{head}: {tally.stored:,} stored ({tally.embedded:,} embedded, {tally.unchanged:,} "
         f"already held), {tally.skipped:,} skipped (stored by an earlier run), "
@@ -118,7 +117,7 @@ def ingest(
         TimeRemainingColumn(),
     )
     headers = {"Authorization": f"Bearer {key}"} if key else {}
-    interrupted = False
+    interrupted = stopped = False
     with (
         httpx.Client(base_url=url or _gateway_url(), headers=headers, timeout=60) as client,
         Progress(*columns, console=console) as progress,
@@ -142,7 +141,7 @@ def ingest(
             console.print(f"[red]error:[/] {exc}")
             raise typer.Exit(code=2) from exc
         except GatewayUnreachable as exc:
-            tally = run.tally
+            stopped, tally = True, run.tally
             tally.errors.append(f"{exc}: stopped; run the same command again to resume")
         except KeyboardInterrupt:
             interrupted, tally = True, run.tally
@@ -150,7 +149,8 @@ def ingest(
         console.print(f"[red]failed:[/] {message}")
     if len(tally.errors) > 20:
         console.print(f"[red]… and {len(tally.errors) - 20} more failures")
-    console.print(_summary(tally, interrupted=interrupted), soft_wrap=True)
+    head = "interrupted" if interrupted else "stopped" if stopped else "done"
+    console.print(_summary(tally, head=head), soft_wrap=True)
     if as_json:
         print(json.dumps({**asdict(tally), "interrupted": interrupted}))
     if interrupted:
@@ -159,6 +159,6 @@ def ingest(
             "run the same command again to resume."
         )
         raise typer.Exit(code=130)
-    if tally.failed or tally.errors:
+    if tally.failed or stopped:
         raise typer.Exit(code=1)
     checkpoint.remove()
