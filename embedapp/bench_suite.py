@@ -32,7 +32,7 @@ from rich.console import Console
 from rich.table import Table
 
 from celeryconfig import BULK_QUEUE, STORE_QUEUE
-from embedapp.bench import post_until_accepted, wait_finished
+from embedapp.bench import BATCHER, ENCODE_BS32, in_process, post_until_accepted, wait_finished
 from embedapp.settings import Settings
 from embedapp.supervise import Child, Supervisor
 
@@ -132,9 +132,8 @@ class Stack:
     a gateway on a port of its own; Flower and metrics are left out (they would only add
     noise)."""
 
-    def __init__(self, config: Config, workdir: Path, console: Console) -> None:
+    def __init__(self, config: Config, workdir: Path) -> None:
         self.config = config
-        self.console = console
         slug = config.label.replace(" ", "_")
         self.log = workdir / f"{slug}.log"
         port = _free_port()
@@ -239,7 +238,7 @@ async def _one_text_callers(url: str, path: str, texts: list[str], concurrency: 
 
 
 @contextmanager
-def old_design(workers: int, tasks: int, queue: int, console: Console) -> Iterator[str]:
+def old_design(workers: int, tasks: int, queue: int) -> Iterator[str]:
     """benchmarks/old_design.py under uvicorn, the way it was run; its URL."""
     port = _free_port()
     env = {
@@ -272,27 +271,6 @@ def old_design(workers: int, tasks: int, queue: int, console: Console) -> Iterat
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=60)
-
-
-def in_process(texts: list[str], console: Console) -> list[Row]:
-    """The library's own encode and embedapp's batcher, torch float32, all cores."""
-    from embedapp.model import load_embedder
-
-    embedder = load_embedder(Settings(backend="torch", dtype="float32", device="cpu"))
-    embedder.encode(texts[:64])
-    rows = []
-    for name, run in (
-        (
-            "SentenceTransformer.encode(batch_size=32)",
-            lambda: embedder.model.encode(texts, batch_size=32),
-        ),
-        ("embedapp batcher, in-process", lambda: embedder.encode(texts)),
-    ):
-        started = time.perf_counter()
-        run()
-        rows.append(Row(name, "in-process", len(texts) / (time.perf_counter() - started)))
-        console.print(f"{name}: {rows[-1].docs_per_s:.0f} docs/s")
-    return rows
 
 
 def quality(
@@ -376,9 +354,9 @@ def run(plan: Plan, workdir: Path, console: Console) -> dict[str, Any]:
         )
     workdir.mkdir(parents=True, exist_ok=True)
     texts = [d["text"] for d in plan.documents]
-    rows = in_process(texts, console)
+    rows = [Row(name, "in-process", rate) for name, rate in in_process(texts, console).items()]
 
-    with old_design(plan.old_design_workers, plan.old_design_tasks, 64, console) as url:
+    with old_design(plan.old_design_workers, plan.old_design_tasks, 64) as url:
         rate = asyncio.run(
             _one_text_callers(
                 url, "/embed", texts[: plan.old_design_documents], plan.old_design_concurrency
@@ -404,7 +382,7 @@ def run(plan: Plan, workdir: Path, console: Console) -> dict[str, Any]:
     configs += [Config(backend=b, dtype=d) for b, d in plan.backends]
     for config in configs:
         console.print(f"end to end: {config.label}")
-        with Stack(config, workdir, console) as stack:
+        with Stack(config, workdir) as stack:
             rate, rss = stack.ingest(plan.documents, plan.batch)
             rows.append(Row(f"embedapp end to end, {config.label}", "end-to-end", rate,
                             asdict(config), {"child_rss_mib": rss}))  # fmt: skip
@@ -427,8 +405,8 @@ def run(plan: Plan, workdir: Path, console: Console) -> dict[str, Any]:
 def report(rows: list[Row], plan: Plan, console: Console) -> dict[str, Any]:
     """The table, the acceptance ratios, and everything as one JSON-able dict."""
     by_name = {row.name: row for row in rows}
-    encode = by_name["SentenceTransformer.encode(batch_size=32)"].docs_per_s
-    batcher = by_name["embedapp batcher, in-process"].docs_per_s
+    encode = by_name[ENCODE_BS32].docs_per_s
+    batcher = by_name[BATCHER].docs_per_s
     old = next(row.docs_per_s for row in rows if row.kind == "old-design")
 
     def e2e(backend: str, dtype: str) -> float:
