@@ -181,6 +181,17 @@ def post_until_accepted(client: httpx.Client, collection: str, docs: list[dict[s
         time.sleep(float(response.headers.get("Retry-After", "1")))
 
 
+def ingest_all(
+    client: httpx.Client, collection: str, documents: list[dict[str, str]], batch: int
+) -> dict[str, str]:
+    """POST every document in jobs of `batch` (waiting out 429s); each job's final state."""
+    task_ids = [
+        post_until_accepted(client, collection, documents[i : i + batch])
+        for i in range(0, len(documents), batch)
+    ]
+    return wait_finished(client, task_ids, 3600)
+
+
 ENCODE_BS32 = "SentenceTransformer.encode(batch_size=32)"
 BATCHER = "embedapp batcher, in-process"
 
@@ -213,11 +224,7 @@ def throughput(
     collection = f"bench-throughput-{int(time.time())}"
     with httpx.Client(base_url=url, timeout=300) as client:
         started = time.monotonic()
-        task_ids = [
-            post_until_accepted(client, collection, documents[i : i + batch])
-            for i in range(0, len(documents), batch)
-        ]
-        wait_finished(client, task_ids, 3600)
+        ingest_all(client, collection, documents, batch)
         figures["end_to_end"] = len(documents) / (time.monotonic() - started)
         client.delete(f"/v1/collections/{collection}")
     result = {

@@ -32,7 +32,8 @@ from rich.console import Console
 from rich.table import Table
 
 from celeryconfig import BULK_QUEUE, STORE_QUEUE
-from embedapp.bench import BATCHER, ENCODE_BS32, in_process, post_until_accepted, wait_finished
+from embedapp.bench import BATCHER, ENCODE_BS32, in_process, ingest_all
+from embedapp.broker import queue_stats
 from embedapp.settings import Settings
 from embedapp.supervise import Child, Supervisor
 
@@ -202,11 +203,7 @@ class Stack:
             RssSampler(self.bulk.process.pid) as rss,
         ):
             started = time.monotonic()
-            task_ids = [
-                post_until_accepted(client, collection, documents[i : i + batch])
-                for i in range(0, len(documents), batch)
-            ]
-            states = wait_finished(client, task_ids, 3600)
+            states = ingest_all(client, collection, documents, batch)
             elapsed = time.monotonic() - started
             client.delete(f"/v1/collections/{collection}")
         failed = [t for t, s in states.items() if s != "stored"]
@@ -307,20 +304,6 @@ def quality(
     return figures
 
 
-def _other_consumers(settings: Settings) -> int:
-    from kombu import Connection
-
-    with Connection(settings.broker_url, connect_timeout=3) as connection:
-        total = 0
-        for queue in (BULK_QUEUE, STORE_QUEUE):
-            with connection.channel() as channel:
-                try:
-                    total += channel.queue_declare(queue, passive=True)[2]
-                except connection.channel_errors:
-                    continue
-        return total
-
-
 @dataclass
 class Plan:
     """What one `embedapp bench` run measures."""
@@ -347,7 +330,8 @@ class Plan:
 
 def run(plan: Plan, workdir: Path, console: Console) -> dict[str, Any]:
     """Measure everything in `plan`, one thing at a time; the figures."""
-    if _other_consumers(Settings()):
+    held = queue_stats(Settings().broker_url, (BULK_QUEUE, STORE_QUEUE))
+    if any(consumers for _, consumers in held.values()):
         raise RuntimeError(
             "another embedapp is consuming embed.bulk or store on this broker: stop it first "
             "(it would take the benchmark's jobs and share its cores)"

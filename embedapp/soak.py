@@ -14,7 +14,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from embedapp.bench import post_until_accepted, wait_finished
+from embedapp.bench import ingest_all
 from embedapp.celery_app import celery_app
 
 
@@ -57,11 +57,7 @@ def soak(
     started = time.monotonic()
     with httpx.Client(base_url=url, timeout=300) as client:
         killer.start()
-        task_ids = [
-            post_until_accepted(client, collection, documents[i : i + batch])
-            for i in range(0, len(documents), batch)
-        ]
-        states = wait_finished(client, task_ids, 3600)
+        states = ingest_all(client, collection, documents, batch)
         stop.set()
         killer.join()
         points = client.get(f"/v1/collections/{collection}").json()["points"]
@@ -73,7 +69,7 @@ def soak(
         "duplicates": max(0, points - accepted),
         "kills": len(killed),
         "failed_jobs": sum(s == "failed" for s in states.values()),
-        "jobs": len(task_ids),
+        "jobs": len(states),
         "seconds": time.monotonic() - started,
     }
     table = Table(title=f"soak: {len(killed)} embed children SIGKILLed while ingesting")

@@ -5,24 +5,23 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 
-from kombu import Connection
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from embedapp.broker import connection_errors, queue_stats
 from embedapp.settings import Settings
-
-# A scrape must answer even with RabbitMQ gone: the depth gauges are then left out.
-BROKER_TIMEOUT_S = 2.0
 
 
 class QueueDepth(Collector):
-    """Messages waiting and consumers per queue, read at scrape time (passive declares)."""
+    """Messages waiting and consumers per queue, read at scrape time. A scrape answers even
+    with RabbitMQ gone: the depth gauges are then left out and embedapp_broker_up is 0."""
 
     def __init__(self, broker_url: str, queues: Iterable[str]) -> None:
         self.broker_url = broker_url
         self.queues = list(queues)
+        self.unreachable = connection_errors(broker_url)
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         depth = GaugeMetricFamily(
@@ -32,21 +31,15 @@ class QueueDepth(Collector):
             "embedapp_queue_consumers", "Consumers of a RabbitMQ queue", labels=["queue"]
         )
         up = GaugeMetricFamily("embedapp_broker_up", "1 if RabbitMQ answered this scrape")
-        connection = Connection(self.broker_url, connect_timeout=BROKER_TIMEOUT_S)
         try:
-            with connection:
-                connection.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_S)
-                for queue in self.queues:
-                    with connection.channel() as channel:
-                        try:
-                            _, messages, listening = channel.queue_declare(queue, passive=True)
-                        except connection.channel_errors:  # not declared yet
-                            continue
-                    depth.add_metric([queue], messages)
-                    consumers.add_metric([queue], listening)
-            up.add_metric([], 1)
-        except connection.connection_errors:
+            stats = queue_stats(self.broker_url, self.queues)
+        except self.unreachable:
             up.add_metric([], 0)
+        else:
+            up.add_metric([], 1)
+            for queue, (messages, listening) in stats.items():
+                depth.add_metric([queue], messages)
+                consumers.add_metric([queue], listening)
         yield from (depth, consumers, up)
 
 
