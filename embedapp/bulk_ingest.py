@@ -148,7 +148,7 @@ class Ingest:
                     {"id": record.id, "text": record.text, "metadata": record.metadata}
                 )
         if not documents:
-            self._finish(batch)
+            self.checkpoint.mark(batch.index)
             return
         response = self._post({"documents": documents})
         if response is None:  # every later batch would wait out the same retries
@@ -199,13 +199,10 @@ class Ingest:
             self.tally.stored += sent  # embedded now, or found unchanged: held either way
             self.tally.embedded += status.get("embedded") or 0
             self.tally.unchanged += status.get("unchanged") or 0
-            self._finish(batch)
+            self.checkpoint.mark(batch.index)
         self.on_change(self.tally)
         if not finished:
             self.sleep(POLL_S)
-
-    def _finish(self, batch: Batch) -> None:
-        self.checkpoint.mark(batch.index)
 
 
 def _reason(response: httpx.Response) -> str:

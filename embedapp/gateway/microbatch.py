@@ -14,12 +14,14 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from embedapp.messages import EmbeddedTexts
 
 log = logging.getLogger(__name__)
 
-Run = Callable[[list[str], Hashable], Awaitable[EmbeddedTexts]]
+# What callers share a batch by: their options (a hashable value).
+Key = TypeVar("Key", bound=Hashable)
 # A batch still growing after this many waits is sent anyway: latency stays bounded.
 MAX_WAITS = 10
 
@@ -32,19 +34,26 @@ class _Waiter:
     )
 
 
-class MicroBatcher:
+class MicroBatcher(Generic[Key]):
     """Groups concurrent `embed` calls with the same options (the key) into one `run`."""
 
-    def __init__(self, run: Run, *, wait_s: float, max_texts: int, in_flight: int) -> None:
+    def __init__(
+        self,
+        run: Callable[[list[str], Key], Awaitable[EmbeddedTexts]],
+        *,
+        wait_s: float,
+        max_texts: int,
+        in_flight: int,
+    ) -> None:
         self._run = run
         self._wait_s = wait_s
         self._max_texts = max_texts
         self._slots = asyncio.Semaphore(in_flight)
-        self._waiting: dict[Hashable, list[_Waiter]] = {}
-        self._drainers: dict[Hashable, asyncio.Task[None]] = {}
+        self._waiting: dict[Key, list[_Waiter]] = {}
+        self._drainers: dict[Key, asyncio.Task[None]] = {}
         self._sending: set[asyncio.Task[None]] = set()  # referenced until done
 
-    async def embed(self, texts: list[str], key: Hashable) -> EmbeddedTexts:
+    async def embed(self, texts: list[str], key: Key) -> EmbeddedTexts:
         """This caller's vectors, computed in a batch with whoever else came at once."""
         waiter = _Waiter(list(texts))
         self._waiting.setdefault(key, []).append(waiter)
@@ -53,7 +62,7 @@ class MicroBatcher:
         # Shielded: a caller that gives up does not cancel the batch its companions share.
         return await asyncio.shield(waiter.future)
 
-    async def _drain(self, key: Hashable) -> None:
+    async def _drain(self, key: Key) -> None:
         try:
             while self._waiting.get(key):
                 for _ in range(MAX_WAITS):  # until arrivals pause, or the batch is full
@@ -69,10 +78,10 @@ class MicroBatcher:
         finally:
             del self._drainers[key]
 
-    def _texts(self, key: Hashable) -> int:
+    def _texts(self, key: Key) -> int:
         return sum(len(w.texts) for w in self._waiting[key])
 
-    def _take(self, key: Hashable) -> list[_Waiter]:
+    def _take(self, key: Key) -> list[_Waiter]:
         """Whole callers, up to max_texts texts (a bigger caller goes alone)."""
         waiting = self._waiting[key]
         taken, size = [], 0
@@ -83,7 +92,7 @@ class MicroBatcher:
             del self._waiting[key]
         return taken
 
-    async def _send(self, batch: list[_Waiter], key: Hashable) -> None:
+    async def _send(self, batch: list[_Waiter], key: Key) -> None:
         log.debug("micro-batch of %d callers", len(batch))
         try:
             result = await self._run([t for w in batch for t in w.texts], key)

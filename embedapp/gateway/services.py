@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Hashable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, cast
+from typing import Any, NamedTuple
 
 import anyio
 from amqp.exceptions import MessageNacked
@@ -48,6 +47,13 @@ MODEL_CACHE_S = 60.0
 MODEL_CHECK_TIMEOUT_S = 2.0
 
 
+class EmbedOptions(NamedTuple):
+    """What callers must share to share a micro-batch."""
+
+    dimensions: int | None
+    normalize: bool
+
+
 @dataclass
 class Services:
     """The gateway's long-lived clients, created in the app's lifespan."""
@@ -57,7 +63,7 @@ class Services:
     results: TaskResults
     metrics: GatewayMetrics
     _collection_models: dict[str, tuple[str | None, float]] = field(default_factory=dict)
-    _batcher: MicroBatcher = field(init=False)
+    _batcher: MicroBatcher[EmbedOptions] = field(init=False)
 
     def __post_init__(self) -> None:
         self._batcher = MicroBatcher(
@@ -173,17 +179,16 @@ class Services:
             pipeline, job_id=job_id, collection=collection, total=len(documents), done=0
         )
 
-    async def _embed_batch(self, texts: list[str], options: Hashable) -> EmbeddedTexts:
+    async def _embed_batch(self, texts: list[str], options: EmbedOptions) -> EmbeddedTexts:
         """One embed_texts task on the interactive lane for a micro-batch of callers."""
-        dimensions, normalize = cast(tuple[int | None, bool], options)
         signature = self.task(
             "embedapp.embed_texts",
             texts,
             queue=INTERACTIVE_QUEUE,
             argsrepr=f"({len(texts)} texts)",
             model_id=self.settings.model_id,
-            dimensions=dimensions,
-            normalize=normalize,
+            dimensions=options.dimensions,
+            normalize=options.normalize,
         )
         return EmbeddedTexts.model_validate(await self.call(signature))
 
@@ -200,7 +205,7 @@ class Services:
         `truncate=False`: a text past the model's window is the caller's 422 (TEI's rule),
         decided here so that it never fails the callers it shared a batch with.
         """
-        result = await self._batcher.embed(texts, (dimensions, normalize))
+        result = await self._batcher.embed(texts, EmbedOptions(dimensions, normalize))
         if not truncate and result.truncated:
             first = result.truncated[0]
             raise InvalidRequestError(

@@ -73,9 +73,10 @@ def upsert(self: Any, embedded: dict[str, Any]) -> dict[str, Any]:
     written_ids = list(dict.fromkeys(p.doc_id for p in job.points))
     held = store.stored_versions(job.collection, written_ids + [d.id for d in job.skipped])
     if job.points:
-        with metrics().upsert_seconds.time():
+        recorded = metrics()
+        with recorded.upsert_seconds.time():
             _write(store, job, previous={d: held[d] for d in written_ids if d in held})
-        metrics().points_stored.inc(len(job.points))
+        recorded.points_stored.inc(len(job.points))
     missing = [d for d in job.skipped if held.get(d.id, ("",))[0] != d.content_hash]
     if missing:
         second_pass = IngestJob(
