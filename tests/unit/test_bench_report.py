@@ -8,7 +8,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from embedapp.bench_suite import Config, Plan, Row, report, write
+from embedapp.bench_suite import Plan, Row, report, write
+from embedapp.bench_targets import Config
 
 
 def test_ratios_table_json_and_chart(tmp_path: Path) -> None:
