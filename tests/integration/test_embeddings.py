@@ -113,6 +113,9 @@ def test_tei_embed_refuses_or_truncates_long_input(service: Service) -> None:
         assert service.client.post("/embed", json=body).status_code == 422, body
 
 
+LONG_TEXT = "a sentence long enough to fill the model's window of tokens " * 25
+
+
 def test_200_waiting_calls_do_not_block_the_gateway(service: Service) -> None:
     async def scenario() -> tuple[list[int], float]:
         async with httpx.AsyncClient(
@@ -122,7 +125,8 @@ def test_200_waiting_calls_do_not_block_the_gateway(service: Service) -> None:
                 asyncio.create_task(
                     client.post(
                         "/v1/embeddings",
-                        json={"model": MODEL, "input": f"concurrent request number {i}"},
+                        # Long texts: micro-batched, 200 short ones finish in under 0.5 s.
+                        json={"model": MODEL, "input": f"concurrent request {i} " + LONG_TEXT},
                     )
                 )
                 for i in range(200)
