@@ -1,3 +1,6 @@
+import shutil
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -69,6 +72,28 @@ def test_upserting_the_same_documents_twice_keeps_one_point_each(store: VectorSt
         store.upsert("c", [_point("a", [1, 0, 0]), _point("b", [0, 1, 0])])
     info = store.info("c")
     assert (info.points, info.dimension, info.model) == (2, 3, "m")
+
+
+def _rows_in_database_file(tmp_path: Path, collection: str) -> int:
+    """Points in the collection's SQLite file alone: what a crash right now would keep."""
+    files = list(Settings(_env_file=None, data_dir=tmp_path).embedded_qdrant_path.rglob("*.sqlite"))
+    (database,) = [f for f in files if f.parent.name == collection]
+    copy = tmp_path / "copy.sqlite"
+    shutil.copyfile(database, copy)  # without the -wal file beside it
+    with closing(sqlite3.connect(copy)) as db:
+        return int(db.execute("SELECT count(*) FROM points").fetchone()[0])
+
+
+def test_embedded_writes_are_in_the_database_file_when_they_return(
+    store: VectorStore, tmp_path: Path
+) -> None:
+    # Embedded writes sync once per call (WAL + checkpoint), not once per point.
+    store.upsert("c", [_point(str(i), [1, 0, i]) for i in range(300)])
+    assert _rows_in_database_file(tmp_path, "c") == 300
+    store.delete_points("c", [point_id("c", str(i)) for i in range(100)])
+    assert _rows_in_database_file(tmp_path, "c") == 200
+    store.delete_document("c", "150")
+    assert _rows_in_database_file(tmp_path, "c") == 199
 
 
 def test_a_document_reads_back_with_payload_and_vector(store: VectorStore) -> None:
