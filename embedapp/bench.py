@@ -194,11 +194,15 @@ def ingest_all(
 
 ENCODE_BS32 = "SentenceTransformer.encode(batch_size=32)"
 BATCHER = "embedapp batcher, in-process"
+# One-text callers can share a batch with at most CALLER_BATCH - 1 others: this in-process
+# figure is the most that many concurrent callers could ever get from the model.
+CALLER_BATCH = 64
+BATCHER_CALLERS = f"embedapp batcher, in-process, {CALLER_BATCH} texts per call"
 
 
 def in_process(texts: list[str], console: Console) -> dict[str, float]:
-    """docs/s of the library's own encode and of embedapp's batcher: torch float32, the same
-    model and threads (all cores)."""
+    """docs/s of the library's own encode and of embedapp's batcher (all texts at once, and
+    CALLER_BATCH at a time): torch float32, the same model and threads (all cores)."""
     from embedapp import model
     from embedapp.settings import Settings
 
@@ -208,6 +212,13 @@ def in_process(texts: list[str], console: Console) -> dict[str, float]:
     for name, run in (
         (ENCODE_BS32, lambda: embedder.model.encode(texts, batch_size=32)),
         (BATCHER, lambda: embedder.encode(texts)),
+        (
+            BATCHER_CALLERS,
+            lambda: [
+                embedder.encode(texts[i : i + CALLER_BATCH])
+                for i in range(0, len(texts), CALLER_BATCH)
+            ],
+        ),
     ):
         started = time.perf_counter()
         run()

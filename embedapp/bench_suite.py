@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from celeryconfig import BULK_QUEUE, STORE_QUEUE
-from embedapp.bench import BATCHER, ENCODE_BS32, in_process
+from embedapp.bench import BATCHER, BATCHER_CALLERS, CALLER_BATCH, ENCODE_BS32, in_process
 from embedapp.bench_targets import Config, Stack, old_design, one_text_callers
 from embedapp.broker import queue_stats
 from embedapp.settings import Settings
@@ -96,7 +96,7 @@ class Plan:
     old_design_workers: int = 2
     old_design_tasks: int = 4
     old_design_concurrency: int = 16
-    callers: int = 64
+    callers: int = CALLER_BATCH
     caller_texts: int = 1500
     quality_documents: int = 1000
 
@@ -182,6 +182,9 @@ def report(rows: list[Row], plan: Plan, console: Console) -> dict[str, Any]:
     callers = next((row.docs_per_s for row in rows if row.kind == "callers"), None)
     if callers is not None:
         ratios[f"{plan.callers}_callers / encode_bs32"] = callers / encode
+        ratios[f"{plan.callers}_callers / batcher_{CALLER_BATCH}_per_call"] = (
+            callers / by_name[BATCHER_CALLERS].docs_per_s
+        )
 
     table = Table(title=f"embedapp bench: {len(plan.documents)} documents, {os.cpu_count()} cores")
     for column in ("way", "docs/s", "× encode(32)", "× old design", "quality vs fp32", "child RSS"):

@@ -22,6 +22,7 @@ def test_ratios_table_json_and_chart(tmp_path: Path) -> None:
     rows = [
         Row("SentenceTransformer.encode(batch_size=32)", "in-process", 100.0),
         Row("embedapp batcher, in-process", "in-process", 125.0),
+        Row("embedapp batcher, in-process, 64 texts per call", "in-process", 100.0),
         Row("old design", "old-design", 50.0),
         Row(f"embedapp end to end, {Config().label}", "end-to-end", 130.0, asdict(Config()),
             {"child_rss_mib": 600}),
@@ -37,6 +38,7 @@ def test_ratios_table_json_and_chart(tmp_path: Path) -> None:
         "end_to_end_onnx-int8_float32 / end_to_end_fp32": 2.0,
         "end_to_end_onnx-int8_float32 / old_design": 5.2,
         "64_callers / encode_bs32": 0.8,
+        "64_callers / batcher_64_per_call": 0.8,
     }
     printed = console.export_text()
     assert "cos 0.9910/0.9700 r@10 0.960" in printed and "600 MiB" in printed
