@@ -13,6 +13,7 @@ import logging
 import os
 import platform
 import shutil
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -63,7 +64,29 @@ def precision(settings: Settings, device: str) -> Callable[[], AbstractContextMa
     dtype = getattr(torch, settings.dtype)
     device_type = device.split(":")[0]
     log.info("running the model in %s autocast on %s", settings.dtype, device)
+    if device == "cpu":
+        fp32_ms, low_ms = _matmul_ms(None), _matmul_ms(dtype)
+        if low_ms > fp32_ms:
+            # Seen on a VM whose CPU lists AVX512-BF16 but runs it slower than float32.
+            log.warning(
+                "EMBEDAPP_DTYPE=%s: a model-sized matrix product takes %.1f ms on this CPU "
+                "against %.1f ms in float32; float32 is faster here",
+                settings.dtype, low_ms, fp32_ms,
+            )  # fmt: skip
     return lambda: torch.autocast(device_type, dtype=dtype)
+
+
+def _matmul_ms(dtype: torch.dtype | None) -> float:
+    """Best time of a (1024 × 384) · (384 × 1536) product on the CPU, in `dtype` autocast."""
+    layer, tokens = torch.nn.Linear(384, 1536), torch.randn(1024, 384)
+    context = torch.autocast("cpu", dtype=dtype) if dtype else contextlib.nullcontext()
+    best = float("inf")
+    with torch.inference_mode(), context:
+        for _ in range(5):
+            started = time.perf_counter()
+            layer(tokens)
+            best = min(best, time.perf_counter() - started)
+    return best * 1000
 
 
 def _quantization_target() -> str:

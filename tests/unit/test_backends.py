@@ -101,6 +101,27 @@ def test_bfloat16_without_cpu_support_says_so_and_runs_float32(
         assert not torch.is_autocast_enabled("cpu")
 
 
+def test_bfloat16_slower_than_float32_on_this_cpu_says_so(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
+    monkeypatch.setattr(backends, "_matmul_ms", lambda dtype: 14.0 if dtype else 8.5)
+    with caplog.at_level("WARNING"):
+        context = backends.precision(Settings(_env_file=None, dtype="bfloat16"), "cpu")
+    assert "takes 14.0 ms on this CPU against 8.5 ms in float32" in caplog.text
+    with context():  # what was asked for still runs
+        assert torch.get_autocast_dtype("cpu") == torch.bfloat16
+
+
+def test_a_matmul_is_timed_in_each_dtype() -> None:
+    import torch
+
+    assert 0 < backends._matmul_ms(None) < 1000
+    assert 0 < backends._matmul_ms(torch.bfloat16) < 1000
+
+
 def test_float16_is_refused_on_cpu_and_used_on_cuda(caplog: pytest.LogCaptureFixture) -> None:
     settings = Settings(_env_file=None, dtype="float16")
     with caplog.at_level("WARNING"):
