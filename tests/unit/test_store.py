@@ -90,6 +90,10 @@ def test_embedded_writes_are_in_the_database_file_when_they_return(
     # Embedded writes sync once per call (WAL + checkpoint), not once per point.
     store.upsert("c", [_point(str(i), [1, 0, i]) for i in range(300)])
     assert _rows_in_database_file(tmp_path, "c") == 300
+    # Reaching qdrant-client's SQLite connection is what makes it fast: if a new version
+    # hides it, writes stay durable but slow, and this says so.
+    db = store._sqlite("c")
+    assert db is not None and db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     store.delete_points("c", [point_id("c", str(i)) for i in range(100)])
     assert _rows_in_database_file(tmp_path, "c") == 200
     store.delete_document("c", "150")
