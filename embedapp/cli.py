@@ -168,7 +168,9 @@ def serve(concurrency: Concurrency = None) -> None:
         # Bulk and interactive lanes in workers of their own: a search never waits for a
         # child busy with a bulk batch.
         ("bulk embed worker", _embed_worker_argv(settings, Lane.bulk, concurrency)),
-        ("interactive embed worker", _embed_worker_argv(settings, Lane.interactive, 1)),
+        # Both with a single-threaded child per core by default (less CPU per text than one
+        # child with every core's threads); the gateway runs a micro-batch per child.
+        ("interactive embed worker", _embed_worker_argv(settings, Lane.interactive, concurrency)),
     ]
     management = check_management_api(settings)
     if management:  # Flower without queue depths is still worth running
@@ -184,7 +186,11 @@ def serve(concurrency: Concurrency = None) -> None:
         for offset, (name, argv) in enumerate(workers)
     ]
     children += [
-        Child("gateway", [sys.executable, "-m", "embedapp", "gateway"]),
+        Child(
+            "gateway",
+            [sys.executable, "-m", "embedapp", "gateway"],
+            env={"EMBEDAPP_WORKER_CONCURRENCY": str(concurrency)} if concurrency else {},
+        ),
         _flower_command(settings, address="127.0.0.1", port=settings.flower_port),
     ]
     console.print(

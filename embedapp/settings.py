@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -67,7 +68,7 @@ class Settings(BaseSettings):
     # once (match the interactive children: a batch sent early only waits in the queue).
     microbatch_wait_ms: float = Field(2.0, ge=0)
     microbatch_max_texts: int = Field(256, gt=0)
-    microbatch_in_flight: int = Field(1, gt=0)
+    microbatch_in_flight: int | None = Field(None, gt=0)
 
     # Ingest jobs waiting in embed.bulk before the gateway answers 429.
     queue_max_length: int = Field(10_000, gt=0)
@@ -112,6 +113,12 @@ class Settings(BaseSettings):
         broker = urlsplit(self.broker_url)
         credentials = f"{broker.username or 'guest'}:{broker.password or 'guest'}"
         return f"http://{credentials}@{broker.hostname or '127.0.0.1'}:15672/api/"
+
+    @property
+    def microbatch_slots(self) -> int:
+        """Micro-batches a gateway process runs at once; by default as many as the
+        interactive children that `embedapp serve` starts on this host."""
+        return self.microbatch_in_flight or self.worker_concurrency or os.cpu_count() or 1
 
     @property
     def model_source(self) -> str:

@@ -5,7 +5,9 @@ A batch is sent once no text has joined it for `wait_s` (a burst of callers, suc
 answers to the previous batch coming back, lands in one batch) or after MAX_WAITS such
 waits. At most `in_flight` batches run at once; while they do, arrivals keep joining the
 next batch, so under load batches grow to what the workers can take (continuous batching)
-and a lone caller waits `wait_s` only.
+and a lone caller waits `wait_s` only. A batch sent while several slots are idle is shared
+out between them: on a CPU each interactive child runs one thread (the cheapest way to use a
+core), so a burst must reach every child at once rather than queue behind one of them.
 """
 
 from __future__ import annotations
@@ -72,9 +74,17 @@ class MicroBatcher(Generic[Key]):
                         break
                 await self._slots.acquire()  # meanwhile, arrivals join this batch
                 batch = self._take(key)
-                task = asyncio.create_task(self._send(batch, key))
-                self._sending.add(task)
-                task.add_done_callback(self._sending.discard)
+                slots = 1
+                while slots < len(batch) and not self._slots.locked():
+                    await self._slots.acquire()  # idle: taken without waiting
+                    slots += 1
+                shares = _shares(batch, slots)
+                for _ in range(slots - len(shares)):
+                    self._slots.release()
+                for share in shares:
+                    task = asyncio.create_task(self._send(share, key))
+                    self._sending.add(task)
+                    task.add_done_callback(self._sending.discard)
         finally:
             del self._drainers[key]
 
@@ -109,3 +119,16 @@ class MicroBatcher(Generic[Key]):
             if not waiter.future.done():
                 waiter.future.set_result(result.part(start, end))
             start = end
+
+
+def _shares(batch: list[_Waiter], parts: int) -> list[list[_Waiter]]:
+    """Whole callers, in order, in up to `parts` groups of about as many texts each."""
+    total = sum(len(w.texts) for w in batch)
+    shares: list[list[_Waiter]] = [[]]
+    size = 0
+    for waiter in batch:
+        shares[-1].append(waiter)
+        size += len(waiter.texts)
+        if len(shares) < parts and size * parts >= total * len(shares):
+            shares.append([])
+    return [share for share in shares if share]

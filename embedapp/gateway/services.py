@@ -70,7 +70,7 @@ class Services:
             self._embed_batch,
             wait_s=self.settings.microbatch_wait_ms / 1000,
             max_texts=self.settings.microbatch_max_texts,
-            in_flight=self.settings.microbatch_in_flight,
+            in_flight=self.settings.microbatch_slots,
         )
 
     def task(

@@ -106,7 +106,7 @@ def _wait_ready(service: Service) -> None:
             workers = response.json().get("checks", {}).get("workers", [])
             log = service.log_text()
             children = (log.count("serves embed.bulk"), log.count("serves embed.interactive"))
-            if response.status_code == 200 and len(workers) >= 3 and children == (2, 1):
+            if response.status_code == 200 and len(workers) >= 3 and children == (2, 2):
                 return
         except httpx.TransportError:
             pass

@@ -148,5 +148,5 @@ def test_both_prefork_children_load_the_model_once_and_both_work(
         )
     )
     assert len(workers) == 2, workers
-    # Still one load per child: nothing reloaded the model per task (2 bulk, 1 interactive).
-    assert service.log_text().count("loaded on") == 3
+    # Still one load per child: nothing reloaded the model per task (2 bulk, 2 interactive).
+    assert service.log_text().count("loaded on") == 4

@@ -18,10 +18,14 @@ class FakeLane:
         self.batches: list[list[str]] = []
         self.delay = delay
         self.fail_on = fail_on
+        self.running = self.most_running = 0
 
     async def __call__(self, texts: list[str], key: Hashable) -> EmbeddedTexts:
         self.batches.append(list(texts))
+        self.running += 1
+        self.most_running = max(self.most_running, self.running)
         await asyncio.sleep(self.delay)
+        self.running -= 1
         if self.fail_on in texts:
             raise RuntimeError("the worker failed")
         return EmbeddedTexts(
@@ -133,3 +137,33 @@ def test_arrivals_during_a_running_batch_join_the_next_one(in_flight: int) -> No
     asyncio.run(main())
     assert lane.batches[0] == ["a"]
     assert len(lane.batches) == 2 and len(lane.batches[1]) == 20
+
+
+def test_a_burst_is_shared_out_between_idle_slots_by_texts() -> None:
+    lane = FakeLane(delay=0.05)
+
+    async def main() -> list[EmbeddedTexts]:
+        batcher = _batcher(lane, in_flight=2)
+        sizes = [4] + [1] * 36  # 40 texts: one caller of 4, then 36 of 1
+        return await asyncio.gather(
+            *(batcher.embed([f"t{i}"] * size, "m") for i, size in enumerate(sizes))
+        )
+
+    results = asyncio.run(main())
+    assert [len(batch) for batch in lane.batches] == [20, 20] and lane.most_running == 2
+    assert results[0].vectors_b64 == ["t0"] * 4 and results[36].vectors_b64 == ["t36"]
+
+
+def test_a_caller_is_never_split_and_a_slot_left_unused_is_given_back() -> None:
+    lane = FakeLane(delay=0.05)
+
+    async def main() -> None:
+        batcher = _batcher(lane, in_flight=2)
+        # Two slots idle, but the big caller holds most texts: one batch, one slot unused.
+        await asyncio.gather(*(batcher.embed(t, "m") for t in (["x"], ["y"], ["z"] * 10)))
+        # Both slots are free again: two callers now go out side by side.
+        await asyncio.gather(batcher.embed(["a"], "m"), batcher.embed(["b"], "m"))
+
+    asyncio.run(main())
+    assert lane.batches == [["x", "y", *["z"] * 10], ["a"], ["b"]]
+    assert lane.most_running == 2

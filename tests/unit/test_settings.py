@@ -39,3 +39,14 @@ def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EMBEDAPP_BATCH_SIZE", "0")
     with pytest.raises(ValueError, match="batch_size"):
         Settings(_env_file=None)
+
+
+def test_the_gateway_runs_a_micro_batch_per_interactive_child(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 6)
+    assert Settings(_env_file=None).microbatch_slots == 6  # one child per core by default
+    monkeypatch.setenv("EMBEDAPP_WORKER_CONCURRENCY", "3")
+    assert Settings(_env_file=None).microbatch_slots == 3
+    monkeypatch.setenv("EMBEDAPP_MICROBATCH_IN_FLIGHT", "1")
+    assert Settings(_env_file=None).microbatch_slots == 1
