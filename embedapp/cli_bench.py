@@ -68,8 +68,12 @@ def suite(
     from embedapp.corpus import generate
 
     settings_or_exit()
-    if importlib.util.find_spec("matplotlib") is None:  # before minutes of measuring
-        console.print("[red]error:[/] the chart needs matplotlib: pip install -e '.[bench]'")
+    missing = [m for m in ("matplotlib", "aiohttp") if importlib.util.find_spec(m) is None]
+    if missing:  # before minutes of measuring
+        console.print(
+            f"[red]error:[/] the chart and the callers need {', '.join(missing)}: "
+            "pip install -e '.[bench]'"
+        )
         raise typer.Exit(code=2)
     plan = bench_suite.Plan(
         documents=load(corpus, documents),
