@@ -14,6 +14,8 @@ log = logging.getLogger(__name__)
 
 QUEUED = "QUEUED"
 EMBEDDING = "EMBEDDING"
+# An ingest request split into several jobs: its info names them (`parts`) and the total.
+SPLIT = "SPLIT"
 # What a task's stored info may tell the client: every TaskStatus field but these three.
 RESULT_FIELDS = TaskStatus.model_fields.keys() - {"task_id", "state", "error"}
 
@@ -48,3 +50,31 @@ def to_status(job_id: str, meta: dict[str, Any]) -> TaskStatus | None:
     else:
         name = "queued" if state == QUEUED else "embedding"
     return TaskStatus(task_id=job_id, state=name, **{k: info.get(k) for k in RESULT_FIELDS})
+
+
+def combine(job_id: str, total: int, parts: list[TaskStatus | None]) -> TaskStatus:
+    """One status for a request split into jobs (`parts`: theirs, None where unknown)."""
+    for index, part in enumerate(parts):
+        if part is not None and part.state == "failed":
+            error = f"job {index + 1} of {len(parts)} ({part.task_id}): {part.error}"
+            return TaskStatus(task_id=job_id, state="failed", error=error)
+    known = [part for part in parts if part is not None]
+    done = sum(part.done or 0 for part in known)
+    if len(known) < len(parts) or any(part.state != "stored" for part in known):
+        queued = all(part.state == "queued" for part in known)
+        state = "queued" if queued else "embedding"
+        collection = known[0].collection if known else None
+        return TaskStatus(
+            task_id=job_id, state=state, collection=collection, total=total, done=done
+        )
+    return TaskStatus(
+        task_id=job_id,
+        state="stored",
+        collection=known[0].collection,
+        total=total,
+        done=done,
+        embedded=sum(part.embedded or 0 for part in known),
+        unchanged=sum(part.unchanged or 0 for part in known),
+        stored=sum(part.stored or 0 for part in known),
+        truncated=[doc for part in known for doc in part.truncated or []],
+    )

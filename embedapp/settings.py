@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     max_documents_per_request: int = Field(1000, gt=0)
+    # A bigger ingest request is split into jobs of about equal size, one child each: every
+    # child works on it, and each job still has hundreds of texts to sort by length.
+    max_job_documents: int = Field(500, gt=0)
     max_text_chars: int = Field(100_000, gt=0)
     max_metadata_bytes: int = Field(16_384, gt=0)
     max_request_bytes: int = Field(16 * 1024 * 1024, gt=0)

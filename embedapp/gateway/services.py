@@ -162,9 +162,37 @@ class Services:
     async def submit_ingest(
         self, collection: str, documents: list[DocumentIn], chunking: Chunking | None
     ) -> str:
-        """Queue embed_documents → store.upsert; the job id."""
+        """Queue embed_documents → store.upsert, as one job or (a request of more than
+        max_job_documents) several; the id to follow it by."""
         await self.check_collection_model(collection)
-        job_id = str(uuid.uuid4())
+        jobs_needed = -(-len(documents) // self.settings.max_job_documents)
+        if jobs_needed <= 1:
+            return await self._submit_job(collection, documents, chunking, str(uuid.uuid4()))
+        bounds = [len(documents) * i // jobs_needed for i in range(jobs_needed + 1)]
+        job_id, part_ids = str(uuid.uuid4()), [str(uuid.uuid4()) for _ in range(jobs_needed)]
+        info = {"collection": collection, "total": len(documents), "parts": part_ids}
+        await self.results.record(job_id, jobs.SPLIT, info)
+        for index, part_id in enumerate(part_ids):
+            part = documents[bounds[index] : bounds[index + 1]]
+            try:
+                await self._submit_job(collection, part, chunking, part_id)
+            except EmbedappError as exc:
+                await self.results.forget(job_id)
+                if index == 0:
+                    raise
+                # Jobs cannot be taken back from RabbitMQ, but sending the same request again
+                # is safe and cheap: documents already stored are recognised and skipped.
+                raise type(exc)(
+                    f"{exc.message}. Documents 0-{bounds[index] - 1} of this request were "
+                    "queued before that; send the whole request again (what is stored by "
+                    "then is recognised and skipped)",
+                    headers=exc.headers,
+                ) from exc
+        return job_id
+
+    async def _submit_job(
+        self, collection: str, documents: list[DocumentIn], chunking: Chunking | None, job_id: str
+    ) -> str:
         job = IngestJob(
             job_id=job_id,
             collection=collection,

@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from embedapp import jobs
+from embedapp.celery_app import celery_app
 from tests.integration.conftest import Service
 
 pytestmark = pytest.mark.integration
@@ -101,6 +103,22 @@ def test_a_document_without_an_id_gets_one_it_can_be_read_by(
     stored = service.client.get(f"/v1/collections/{collection}/documents/{generated}").json()
     assert stored["text"] == "no id given"
     assert stored["metadata"] == {}
+
+
+def test_a_request_bigger_than_a_job_runs_as_several_jobs_followed_by_one_id(
+    service: Service, collection: str
+) -> None:
+    docs = [{"id": f"s{i}", "text": f"split request text {i}"} for i in range(1000)]
+    accepted = service.ingest(collection, docs)
+    final = service.wait_for(accepted["task_id"])
+    assert final["state"] == "stored", final
+    assert (final["total"], final["done"], final["embedded"], final["stored"]) == (1000,) * 4
+    assert service.client.get(f"/v1/collections/{collection}").json()["points"] == 1000
+    # Two jobs of 500 (EMBEDAPP_MAX_JOB_DOCUMENTS), each stored under its own id.
+    meta = celery_app.backend.get_task_meta(accepted["task_id"])
+    assert meta["status"] == jobs.SPLIT and len(meta["result"]["parts"]) == 2
+    for part in meta["result"]["parts"]:
+        assert re.search(rf"embedapp\.store\.upsert\[{part}\] succeeded", service.log_text())
 
 
 def test_a_long_job_reports_progress_before_it_is_stored(service: Service, collection: str) -> None:

@@ -2,6 +2,7 @@ from celery import states
 
 from embedapp import jobs
 from embedapp.errors import ConflictError
+from embedapp.schemas import TaskStatus
 
 
 def test_an_id_the_backend_never_saw_is_unknown() -> None:
@@ -31,3 +32,33 @@ def test_a_failure_carries_its_reason() -> None:
     failed = jobs.to_status("x", {"status": states.FAILURE, "result": ConflictError("wrong model")})
     assert failed is not None
     assert (failed.state, failed.error) == ("failed", "ConflictError: wrong model")
+
+
+def _part(state: str, **fields: object) -> TaskStatus:
+    return TaskStatus(task_id=f"p-{state}", state=state, collection="c", **fields)  # type: ignore[arg-type]
+
+
+def test_a_split_request_reads_as_one_job() -> None:
+    queued = _part("queued", total=5, done=0)
+    embedding = _part("embedding", total=5, done=2)
+    stored = _part("stored", total=5, done=5, embedded=4, unchanged=1, stored=4, truncated=["a"])
+    assert jobs.combine("j", 10, [queued, queued]).model_dump(exclude_none=True) == {
+        "task_id": "j", "state": "queued", "collection": "c", "total": 10, "done": 0,
+    }  # fmt: skip
+    assert jobs.combine("j", 10, [stored, embedding]).model_dump(exclude_none=True) == {
+        "task_id": "j", "state": "embedding", "collection": "c", "total": 10, "done": 7,
+    }  # fmt: skip
+    # A part whose record is missing (Redis was down when it was queued) is not done.
+    assert jobs.combine("j", 10, [stored, None]).state == "embedding"
+    both = jobs.combine("j", 10, [stored, stored])
+    assert (both.state, both.done, both.embedded, both.unchanged, both.stored) == (
+        "stored", 10, 8, 2, 8,
+    )  # fmt: skip
+    assert both.truncated == ["a", "a"]
+
+
+def test_a_split_request_fails_with_the_reason_of_its_failed_job() -> None:
+    failed = TaskStatus(task_id="p2", state="failed", error="ConflictError: other model")
+    status = jobs.combine("j", 10, [_part("stored", total=5, done=5), failed])
+    assert status.state == "failed"
+    assert status.error == "job 2 of 2 (p2): ConflictError: other model"

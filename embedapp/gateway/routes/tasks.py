@@ -1,5 +1,7 @@
 """Task state, answered from the result backend by any gateway process."""
 
+import asyncio
+
 from fastapi import APIRouter
 
 from embedapp import jobs
@@ -13,7 +15,13 @@ router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 @router.get("/{task_id}", response_model=TaskStatus, response_model_exclude_none=True)
 async def get_task(task_id: str, services: ServicesDep) -> TaskStatus:
     """Where a job is: queued, embedding (done/total), stored, or failed with a reason."""
-    status = jobs.to_status(task_id, await services.results.read(task_id))
+    meta = await services.results.read(task_id)
+    if meta["status"] == jobs.SPLIT:
+        info = meta["result"]
+        metas = await asyncio.gather(*(services.results.read(p) for p in info["parts"]))
+        parts = [jobs.to_status(p, m) for p, m in zip(info["parts"], metas, strict=True)]
+        return jobs.combine(task_id, info["total"], parts)
+    status = jobs.to_status(task_id, meta)
     if status is None:
         raise NotFoundError(f"no task {task_id!r} (unknown, or expired from the result backend)")
     return status
