@@ -52,29 +52,26 @@ def to_status(job_id: str, meta: dict[str, Any]) -> TaskStatus | None:
     return TaskStatus(task_id=job_id, state=name, **{k: info.get(k) for k in RESULT_FIELDS})
 
 
-def combine(job_id: str, total: int, parts: list[TaskStatus | None]) -> TaskStatus:
-    """One status for a request split into jobs (`parts`: theirs, None where unknown)."""
+def combine(job_id: str, split: dict[str, Any], parts: list[TaskStatus | None]) -> TaskStatus:
+    """One status for a request split into jobs: `split` is its SPLIT record's info,
+    `parts` the jobs' statuses (None where unknown)."""
     for index, part in enumerate(parts):
         if part is not None and part.state == "failed":
             error = f"job {index + 1} of {len(parts)} ({part.task_id}): {part.error}"
             return TaskStatus(task_id=job_id, state="failed", error=error)
     known = [part for part in parts if part is not None]
+    whole = {"collection": split["collection"], "total": split["total"]}
     done = sum(part.done or 0 for part in known)
     if len(known) < len(parts) or any(part.state != "stored" for part in known):
-        queued = all(part.state == "queued" for part in known)
-        state = "queued" if queued else "embedding"
-        collection = known[0].collection if known else None
-        return TaskStatus(
-            task_id=job_id, state=state, collection=collection, total=total, done=done
-        )
+        state = "queued" if all(part.state == "queued" for part in known) else "embedding"
+        return TaskStatus(task_id=job_id, state=state, done=done, **whole)
     return TaskStatus(
         task_id=job_id,
         state="stored",
-        collection=known[0].collection,
-        total=total,
         done=done,
         embedded=sum(part.embedded or 0 for part in known),
         unchanged=sum(part.unchanged or 0 for part in known),
         stored=sum(part.stored or 0 for part in known),
         truncated=[doc for part in known for doc in part.truncated or []],
+        **whole,
     )

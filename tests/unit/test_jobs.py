@@ -34,6 +34,9 @@ def test_a_failure_carries_its_reason() -> None:
     assert (failed.state, failed.error) == ("failed", "ConflictError: wrong model")
 
 
+SPLIT_INFO = {"collection": "c", "total": 10, "parts": ["p1", "p2"]}
+
+
 def _part(state: str, **fields: object) -> TaskStatus:
     return TaskStatus(task_id=f"p-{state}", state=state, collection="c", **fields)  # type: ignore[arg-type]
 
@@ -42,15 +45,15 @@ def test_a_split_request_reads_as_one_job() -> None:
     queued = _part("queued", total=5, done=0)
     embedding = _part("embedding", total=5, done=2)
     stored = _part("stored", total=5, done=5, embedded=4, unchanged=1, stored=4, truncated=["a"])
-    assert jobs.combine("j", 10, [queued, queued]).model_dump(exclude_none=True) == {
+    assert jobs.combine("j", SPLIT_INFO, [queued, queued]).model_dump(exclude_none=True) == {
         "task_id": "j", "state": "queued", "collection": "c", "total": 10, "done": 0,
     }  # fmt: skip
-    assert jobs.combine("j", 10, [stored, embedding]).model_dump(exclude_none=True) == {
+    assert jobs.combine("j", SPLIT_INFO, [stored, embedding]).model_dump(exclude_none=True) == {
         "task_id": "j", "state": "embedding", "collection": "c", "total": 10, "done": 7,
     }  # fmt: skip
     # A part whose record is missing (Redis was down when it was queued) is not done.
-    assert jobs.combine("j", 10, [stored, None]).state == "embedding"
-    both = jobs.combine("j", 10, [stored, stored])
+    assert jobs.combine("j", SPLIT_INFO, [stored, None]).state == "embedding"
+    both = jobs.combine("j", SPLIT_INFO, [stored, stored])
     assert (both.state, both.done, both.embedded, both.unchanged, both.stored) == (
         "stored", 10, 8, 2, 8,
     )  # fmt: skip
@@ -59,6 +62,6 @@ def test_a_split_request_reads_as_one_job() -> None:
 
 def test_a_split_request_fails_with_the_reason_of_its_failed_job() -> None:
     failed = TaskStatus(task_id="p2", state="failed", error="ConflictError: other model")
-    status = jobs.combine("j", 10, [_part("stored", total=5, done=5), failed])
+    status = jobs.combine("j", SPLIT_INFO, [_part("stored", total=5, done=5), failed])
     assert status.state == "failed"
     assert status.error == "job 2 of 2 (p2): ConflictError: other model"

@@ -20,7 +20,7 @@ async def get_task(task_id: str, services: ServicesDep) -> TaskStatus:
         info = meta["result"]
         metas = await asyncio.gather(*(services.results.read(p) for p in info["parts"]))
         parts = [jobs.to_status(p, m) for p, m in zip(info["parts"], metas, strict=True)]
-        return jobs.combine(task_id, info["total"], parts)
+        return jobs.combine(task_id, info, parts)
     status = jobs.to_status(task_id, meta)
     if status is None:
         raise NotFoundError(f"no task {task_id!r} (unknown, or expired from the result backend)")
