@@ -1,5 +1,6 @@
 """How the model runs: torch (float32, or bfloat16/float16 autocast where the hardware has
-it) or ONNX Runtime (float32 or dynamically quantized int8), exported locally and cached.
+it; on a CPU, on the faster of two matrix-product kernels) or ONNX Runtime (float32 or
+dynamically quantized int8), exported locally and cached.
 
 Imported only in worker children: it pulls in torch.
 """
@@ -13,7 +14,6 @@ import logging
 import os
 import platform
 import shutil
-import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from embedapp.packed_linear import linear_ms, pack_linear_layers
 from embedapp.settings import Settings
 
 if TYPE_CHECKING:
@@ -49,44 +50,61 @@ def _precision_supported(dtype: str, device: str) -> str | None:
     return f"{dtype} is not supported on {device}"
 
 
-def precision(settings: Settings, device: str) -> Callable[[], AbstractContextManager[object]]:
-    """What to run each model call in: autocast to the requested dtype, or nothing.
+def run_dtype(settings: Settings, device: str) -> torch.dtype:
+    """What the matrix products run in: the requested dtype where the device has it, else
+    float32 (and the worker says why at startup)."""
+    if settings.backend != "torch" or settings.dtype == "float32":
+        return torch.float32
+    reason = _precision_supported(settings.dtype, device)
+    if reason:
+        log.warning("EMBEDAPP_DTYPE=%s: %s; running in float32", settings.dtype, reason)
+        return torch.float32
+    return getattr(torch, settings.dtype)
+
+
+def precision(dtype: torch.dtype, device: str) -> Callable[[], AbstractContextManager[object]]:
+    """What to run each model call in: autocast to `dtype`, or nothing for float32.
 
     Autocast keeps the weights (and LayerNorm, softmax) in float32 and runs the matrix
     products in the lower precision: most of the speed, almost none of the error.
     """
-    if settings.backend != "torch" or settings.dtype == "float32":
+    if dtype == torch.float32:
         return contextlib.nullcontext
-    reason = _precision_supported(settings.dtype, device)
-    if reason:
-        log.warning("EMBEDAPP_DTYPE=%s: %s; running in float32", settings.dtype, reason)
-        return contextlib.nullcontext
-    dtype = getattr(torch, settings.dtype)
+    log.info("running the model in %s autocast on %s", dtype, device)
     device_type = device.split(":")[0]
-    log.info("running the model in %s autocast on %s", settings.dtype, device)
-    if device == "cpu":
-        fp32_ms, low_ms = _matmul_ms(None), _matmul_ms(dtype)
-        if low_ms > fp32_ms:
+    return lambda: torch.autocast(device_type, dtype=dtype)
+
+
+def _matmul_ms(dtype: torch.dtype, kernel: str) -> float:
+    """A model-sized matrix product on this CPU in `dtype` with one kernel, in ms."""
+    return linear_ms(dtype, packed=kernel == "onednn")
+
+
+def tune_cpu(model: torch.nn.Module, settings: Settings, dtype: torch.dtype) -> str:
+    """Run the linear layers on the faster kernel of this CPU (EMBEDAPP_CPU_MATMUL=auto
+    times both), and warn where a lower precision turns out slower than float32."""
+    kernels = ["default", "onednn"] if torch.backends.mkldnn.is_available() else ["default"]
+    timings = {kernel: _matmul_ms(dtype, kernel) for kernel in kernels}
+    choice = min(timings, key=timings.__getitem__)
+    if settings.cpu_matmul != "auto":
+        choice = settings.cpu_matmul if settings.cpu_matmul in timings else "default"
+    if choice == "onednn":
+        pack_linear_layers(model, dtype)
+    log.info("linear layers on the %s kernel: %s", choice, _ms_each(timings))
+    if dtype != torch.float32:
+        float32_ms = min(_matmul_ms(torch.float32, kernel) for kernel in kernels)
+        if timings[choice] > float32_ms:
             # Seen on a VM whose CPU lists AVX512-BF16 but runs it slower than float32.
             log.warning(
                 "EMBEDAPP_DTYPE=%s: a model-sized matrix product takes %.1f ms on this CPU "
                 "against %.1f ms in float32; float32 is faster here",
-                settings.dtype, low_ms, fp32_ms,
+                settings.dtype, timings[choice], float32_ms,
             )  # fmt: skip
-    return lambda: torch.autocast(device_type, dtype=dtype)
+    return choice
 
 
-def _matmul_ms(dtype: torch.dtype | None) -> float:
-    """Best time of a (1024 × 384) · (384 × 1536) product on the CPU, in `dtype` autocast."""
-    layer, tokens = torch.nn.Linear(384, 1536), torch.randn(1024, 384)
-    context = torch.autocast("cpu", dtype=dtype) if dtype else contextlib.nullcontext()
-    best = float("inf")
-    with torch.inference_mode(), context:
-        for _ in range(5):
-            started = time.perf_counter()
-            layer(tokens)
-            best = min(best, time.perf_counter() - started)
-    return best * 1000
+def _ms_each(timings: dict[str, float]) -> str:
+    return ", ".join(f"{kernel} {ms:.1f} ms" for kernel, ms in timings.items())
 
 
 def _quantization_target() -> str:

@@ -1,6 +1,7 @@
 """`embedapp bench`: every speed figure in one run on one machine, side by side.
 
-In-process references (the library's own `encode(batch_size=32)` and embedapp's batcher),
+In-process references (the library's own `encode(batch_size=32)`, the same on embedapp's
+CPU kernels, and embedapp's batcher),
 the older design (benchmarks/old_design.py), embedapp end to end for a sweep of worker
 settings and for each backend, 64 concurrent one-text /v1/embeddings callers, the quality
 of each backend against torch float32, and the embed children's memory. A command that
@@ -51,7 +52,7 @@ def quality(
     from embedapp.model import load_embedder
 
     def vectors(backend: str, dtype: str) -> tuple[np.ndarray, np.ndarray]:
-        settings = Settings(backend=backend, dtype=dtype, device="cpu")
+        settings = Settings(backend=backend, dtype=dtype, device="cpu", cpu_matmul="default")
         embedder = load_embedder(settings)
         found = embedder.encode(texts), embedder.encode(queries)
         del embedder
@@ -135,7 +136,8 @@ def run(plan: Plan, workdir: Path, console: Console) -> dict[str, Any]:
         Config(concurrency=c, prefetch=p, max_batch_tokens=t)
         for c, p, t in itertools.product(plan.concurrencies, plan.prefetches, plan.token_budgets)
     ]
-    configs = list(dict.fromkeys([default, *sweep]))
+    # torch's own kernels, to show what the kernel chosen at startup adds.
+    configs = list(dict.fromkeys([default, Config(cpu_matmul="default"), *sweep]))
     configs += [Config(backend=b, dtype=d) for b, d in plan.backends]
     for config in configs:
         console.print(f"end to end: {config.label}")

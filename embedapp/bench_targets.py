@@ -36,11 +36,13 @@ class Config:
     max_batch_tokens: int = 2048
     backend: str = "torch"
     dtype: str = "float32"
+    cpu_matmul: str = "auto"
 
     @property
     def label(self) -> str:
         precision = self.backend if self.dtype == "float32" else f"{self.backend}-{self.dtype}"
-        return f"{precision} c{self.concurrency} p{self.prefetch} t{self.max_batch_tokens}"
+        kernel = "" if self.cpu_matmul == "auto" else f" {self.cpu_matmul} matmul"
+        return f"{precision}{kernel} c{self.concurrency} p{self.prefetch} t{self.max_batch_tokens}"
 
     def env(self) -> dict[str, str]:
         return {
@@ -50,6 +52,7 @@ class Config:
             "EMBEDAPP_MAX_BATCH_TOKENS": str(self.max_batch_tokens),
             "EMBEDAPP_BACKEND": self.backend,
             "EMBEDAPP_DTYPE": self.dtype,
+            "EMBEDAPP_CPU_MATMUL": self.cpu_matmul,
         }
 
 

@@ -22,6 +22,7 @@ from embedapp.settings import Settings
 from embedapp.worker_metrics import metrics
 
 if TYPE_CHECKING:
+    import torch
     from sentence_transformers import SentenceTransformer
 
 log = logging.getLogger(__name__)
@@ -132,14 +133,12 @@ class Embedder:
 
 def load_embedder(settings: Settings, *, threads: int | None = None) -> Embedder:
     """Load the configured model on the best device and warm it up."""
-    source = settings.model_source
-    if os.path.isdir(source):
+    if os.path.isdir(settings.model_source):
         # A local model needs nothing from the hub; never let a load wait on the network.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import torch
     import transformers
-    from sentence_transformers import SentenceTransformer
 
     from embedapp import backends
 
@@ -148,35 +147,46 @@ def load_embedder(settings: Settings, *, threads: int | None = None) -> Embedder
     if threads:
         torch.set_num_threads(threads)
     device = pick_device(settings.device)
-    if settings.backend == "torch":
-        model = SentenceTransformer(source, device=device)
-    else:
-        if device != "cpu":
-            log.warning(
-                "the %s backend runs on the CPU (ONNX Runtime's CPU build)", settings.backend
-            )
-            device = "cpu"
-        model = backends.load_onnx(settings, threads=threads)
+    dtype = backends.run_dtype(settings, device)
+    model, device = _load_model(settings, device, dtype, threads=threads)
     embedder = Embedder(
         model=model,
         model_id=settings.model_id,
         device=device,
         batch_size=settings.batch_size,
         max_batch_tokens=settings.max_batch_tokens,
-        precision=backends.precision(settings, device),
+        precision=backends.precision(dtype, device),
     )
     embedder.encode(["warm up the kernels and the tokenizer"])
     log.info(
-        "model %s loaded on %s, backend %s, dtype %s (pid %d, %d threads, dim %d)",
+        "model %s loaded on %s, backend %s, %s (pid %d, %d threads, dim %d)",
         settings.model_id,
         device,
         settings.backend,
-        settings.dtype,
+        dtype,
         os.getpid(),
         threads or torch.get_num_threads(),
         embedder.dimension,
     )
     return embedder
+
+
+def _load_model(
+    settings: Settings, device: str, dtype: torch.dtype, *, threads: int | None
+) -> tuple[SentenceTransformer, str]:
+    """The model on its backend, and the device it runs on."""
+    from sentence_transformers import SentenceTransformer
+
+    from embedapp import backends
+
+    if settings.backend == "torch":
+        model = SentenceTransformer(settings.model_source, device=device)
+        if device == "cpu":
+            backends.tune_cpu(model, settings, dtype)
+        return model, device
+    if device != "cpu":
+        log.warning("the %s backend runs on the CPU (ONNX Runtime's CPU build)", settings.backend)
+    return backends.load_onnx(settings, threads=threads), "cpu"
 
 
 def content_hash(text: str, model_id: str, chunking: str = "") -> str:

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     backend: Literal["torch", "onnx", "onnx-int8"] = "torch"
     # torch only: bfloat16 (CPUs with AVX512-BF16/AMX, GPUs) or float16 (GPUs) autocast.
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    # torch on a CPU: the kernel of the linear layers. auto: the faster at startup of torch's
+    # default (MKL) and oneDNN with weights packed once.
+    cpu_matmul: Literal["auto", "default", "onednn"] = "auto"
     # Model batches are filled up to this many padded tokens (texts sorted by length),
     # and hold at most batch_size texts.
     max_batch_tokens: int = Field(2048, gt=0)

@@ -15,6 +15,7 @@ import pytest
 from pydantic import ValidationError
 
 from embedapp import backends, model
+from embedapp.packed_linear import PackedLinear
 from embedapp.settings import Settings
 
 TEXTS = [
@@ -42,8 +43,9 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def reference() -> np.ndarray:
-    embedder = model.load_embedder(Settings(_env_file=None, device="cpu"), threads=1)
-    return embedder.encode(TEXTS)
+    """torch float32 on its own kernels."""
+    settings = Settings(_env_file=None, device="cpu", cpu_matmul="default")
+    return model.load_embedder(settings, threads=1).encode(TEXTS)
 
 
 @pytest.mark.parametrize(
@@ -87,6 +89,66 @@ def test_the_onnx_export_is_reused(tmp_path: Path, offline: None) -> None:
     assert exported.stat().st_mtime_ns == stamp
 
 
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_the_onednn_kernel_replaces_every_linear_layer_and_agrees(
+    dtype: str, reference: np.ndarray, offline: None
+) -> None:
+    import torch
+
+    if dtype == "bfloat16" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        pytest.skip("this CPU has no bfloat16 kernels")  # the float32 case still runs
+    settings = Settings(_env_file=None, device="cpu", dtype=dtype, cpu_matmul="onednn")
+    embedder = model.load_embedder(settings, threads=1)
+    layers = list(embedder.model.modules())
+    assert not any(isinstance(layer, torch.nn.Linear) for layer in layers)
+    packed = sum(isinstance(layer, PackedLinear) for layer in layers)
+    assert packed == 6 * 6 + 1  # six in each of the six blocks, and the pooler
+    cosines = np.sum(embedder.encode(TEXTS) * reference, axis=1)
+    assert cosines.min() > (0.99999 if dtype == "float32" else 0.999)
+
+
+def test_packed_linear_matches_nn_linear_on_any_batch_shape() -> None:
+    import torch
+
+    linear = torch.nn.Linear(8, 3)
+    packed = PackedLinear(linear, torch.float32)
+    for shape in ((5, 8), (2, 7, 8)):
+        tokens = torch.randn(shape)
+        with torch.inference_mode():
+            assert torch.allclose(packed(tokens), linear(tokens), atol=1e-5)
+    without_bias = torch.nn.Linear(8, 3, bias=False)
+    with torch.inference_mode():
+        assert torch.allclose(
+            PackedLinear(without_bias, torch.float32)(tokens), without_bias(tokens), atol=1e-5
+        )
+
+
+@pytest.mark.parametrize(
+    ("asked", "default_ms", "onednn_ms", "chosen"),
+    [
+        ("auto", 9.0, 6.0, "onednn"),
+        ("auto", 6.0, 9.0, "default"),
+        ("default", 9.0, 6.0, "default"),
+        ("onednn", 6.0, 9.0, "onednn"),
+    ],
+)
+def test_the_cpu_kernel_is_the_faster_unless_one_is_asked_for(
+    asked: str,
+    default_ms: float,
+    onednn_ms: float,
+    chosen: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import torch
+
+    times = {"default": default_ms, "onednn": onednn_ms}
+    monkeypatch.setattr(backends, "_matmul_ms", lambda dtype, kernel: times[kernel])
+    layers = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU())
+    settings = Settings(_env_file=None, cpu_matmul=asked)
+    assert backends.tune_cpu(layers, settings, torch.float32) == chosen
+    assert isinstance(layers[0], PackedLinear) == (chosen == "onednn")
+
+
 def test_bfloat16_without_cpu_support_says_so_and_runs_float32(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -95,9 +157,10 @@ def test_bfloat16_without_cpu_support_says_so_and_runs_float32(
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
     settings = Settings(_env_file=None, dtype="bfloat16")
     with caplog.at_level("WARNING"):
-        context = backends.precision(settings, "cpu")
+        dtype = backends.run_dtype(settings, "cpu")
     assert "no bfloat16 instructions" in caplog.text
-    with context():
+    assert dtype == torch.float32
+    with backends.precision(dtype, "cpu")():
         assert not torch.is_autocast_enabled("cpu")
 
 
@@ -107,26 +170,34 @@ def test_bfloat16_slower_than_float32_on_this_cpu_says_so(
     import torch
 
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
-    monkeypatch.setattr(backends, "_matmul_ms", lambda dtype: 14.0 if dtype else 8.5)
+    monkeypatch.setattr(
+        backends, "_matmul_ms", lambda dtype, kernel: 14.0 if dtype == torch.bfloat16 else 8.5
+    )
+    settings = Settings(_env_file=None, dtype="bfloat16")
+    dtype = backends.run_dtype(settings, "cpu")
     with caplog.at_level("WARNING"):
-        context = backends.precision(Settings(_env_file=None, dtype="bfloat16"), "cpu")
+        backends.tune_cpu(torch.nn.Linear(4, 4), settings, dtype)
     assert "takes 14.0 ms on this CPU against 8.5 ms in float32" in caplog.text
-    with context():  # what was asked for still runs
+    with backends.precision(dtype, "cpu")():  # what was asked for still runs
         assert torch.get_autocast_dtype("cpu") == torch.bfloat16
 
 
-def test_a_matmul_is_timed_in_each_dtype() -> None:
+@pytest.mark.parametrize("kernel", ["default", "onednn"])
+def test_a_matmul_is_timed_in_each_dtype(kernel: str) -> None:
     import torch
 
-    assert 0 < backends._matmul_ms(None) < 1000
-    assert 0 < backends._matmul_ms(torch.bfloat16) < 1000
+    assert 0 < backends._matmul_ms(torch.float32, kernel) < 1000
+    assert 0 < backends._matmul_ms(torch.bfloat16, kernel) < 1000
 
 
 def test_float16_is_refused_on_cpu_and_used_on_cuda(caplog: pytest.LogCaptureFixture) -> None:
+    import torch
+
     settings = Settings(_env_file=None, dtype="float16")
     with caplog.at_level("WARNING"):
-        backends.precision(settings, "cpu")
+        assert backends.run_dtype(settings, "cpu") == torch.float32
     assert "float16 is not supported on cpu" in caplog.text
+    assert backends.run_dtype(settings, "cuda") == torch.float16
 
 
 @pytest.mark.parametrize(
