@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from embedapp.packed_linear import linear_ms, pack_linear_layers
+from embedapp import packed_linear
 from embedapp.settings import Settings
 
 if TYPE_CHECKING:
@@ -77,19 +77,24 @@ def precision(dtype: torch.dtype, device: str) -> Callable[[], AbstractContextMa
 
 def _matmul_ms(dtype: torch.dtype, kernel: str) -> float:
     """A model-sized matrix product on this CPU in `dtype` with one kernel, in ms."""
-    return linear_ms(dtype, packed=kernel == "onednn")
+    return packed_linear.linear_ms(dtype, packed=kernel == "onednn")
 
 
 def tune_cpu(model: torch.nn.Module, settings: Settings, dtype: torch.dtype) -> str:
     """Run the linear layers on the faster kernel of this CPU (EMBEDAPP_CPU_MATMUL=auto
     times both), and warn where a lower precision turns out slower than float32."""
-    kernels = ["default", "onednn"] if torch.backends.mkldnn.is_available() else ["default"]
+    kernels = ["default", "onednn"] if packed_linear.available() else ["default"]
     timings = {kernel: _matmul_ms(dtype, kernel) for kernel in kernels}
     choice = min(timings, key=timings.__getitem__)
     if settings.cpu_matmul != "auto":
         choice = settings.cpu_matmul if settings.cpu_matmul in timings else "default"
+        if choice != settings.cpu_matmul:
+            log.warning(
+                "EMBEDAPP_CPU_MATMUL=%s: this torch has no oneDNN packed linear; "
+                "running torch's default kernel", settings.cpu_matmul,
+            )  # fmt: skip
     if choice == "onednn":
-        pack_linear_layers(model, dtype)
+        packed_linear.pack_linear_layers(model, dtype)
     log.info("linear layers on the %s kernel: %s", choice, _ms_each(timings))
     if dtype != torch.float32:
         float32_ms = min(_matmul_ms(torch.float32, kernel) for kernel in kernels)

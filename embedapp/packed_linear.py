@@ -16,6 +16,13 @@ import time
 import torch
 
 
+def available() -> bool:
+    """Whether this torch build has oneDNN and the packed-linear operators."""
+    return torch.backends.mkldnn.is_available() and all(
+        hasattr(torch.ops.mkldnn, op) for op in ("_reorder_linear_weight", "_linear_pointwise")
+    )
+
+
 class PackedLinear(torch.nn.Module):
     """An nn.Linear whose weight oneDNN packed once, in `dtype`: inference on the CPU only."""
 

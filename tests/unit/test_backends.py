@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from embedapp import backends, model
+from embedapp import backends, model, packed_linear
 from embedapp.packed_linear import PackedLinear
 from embedapp.settings import Settings
 
@@ -147,6 +147,22 @@ def test_the_cpu_kernel_is_the_faster_unless_one_is_asked_for(
     settings = Settings(_env_file=None, cpu_matmul=asked)
     assert backends.tune_cpu(layers, settings, torch.float32) == chosen
     assert isinstance(layers[0], PackedLinear) == (chosen == "onednn")
+
+
+def test_onednn_asked_for_where_torch_lacks_it_says_so_and_runs_the_default(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import torch
+
+    monkeypatch.setattr(packed_linear, "available", lambda: False)
+    monkeypatch.setattr(backends, "_matmul_ms", lambda dtype, kernel: 5.0)
+    layer = torch.nn.Linear(4, 4)
+    with caplog.at_level("WARNING"):
+        chosen = backends.tune_cpu(
+            layer, Settings(_env_file=None, cpu_matmul="onednn"), torch.float32
+        )
+    assert chosen == "default"
+    assert "EMBEDAPP_CPU_MATMUL=onednn: this torch has no oneDNN packed linear" in caplog.text
 
 
 def test_bfloat16_without_cpu_support_says_so_and_runs_float32(
