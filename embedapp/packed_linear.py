@@ -1,9 +1,9 @@
 """Linear layers on oneDNN with their weights packed once, for inference on a CPU.
 
-torch's float32 linear calls MKL's sgemm, which packs the weight again on every call and
-does not use AVX-512 on every CPU that has it (measured on a 2-core AMD EPYC VM: oneDNN
-with packed weights ran the model's products 1.1-1.4x faster, to within 3e-6). Whether it
-wins depends on the CPU, so the worker times both kernels at startup (see embedapp.backends).
+torch's float32 linear calls MKL's sgemm, which packs the weight again on every call. On
+a 2-core AMD EPYC VM oneDNN with the weights packed once ran the model's products 1.1-1.4x
+faster, to within 3e-6; on a CPU where MKL is at its best it may not. So the worker times
+both kernels at startup and keeps the faster (see embedapp.backends).
 
 Imported only in worker children: it pulls in torch.
 """
