@@ -2,45 +2,17 @@
 
 `embedapp.celery_app` applies `build(get_settings())`; every setting below is explained
 because each one was chosen against a failure we would otherwise see in production.
+Queue and task names, and the queues' declarations, live in `embedapp.queues`.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from kombu import Exchange, Queue
+from embedapp import queues
 
 if TYPE_CHECKING:
     from embedapp.settings import Settings
-
-INTERACTIVE_QUEUE = "embed.interactive"
-BULK_QUEUE = "embed.bulk"
-STORE_QUEUE = "store"
-EMBED_QUEUES = (INTERACTIVE_QUEUE, BULK_QUEUE)
-EXCHANGE = Exchange("embedapp", type="direct", durable=True)
-# Ingest messages that failed for good (retries spent, or their child killed every time)
-# are rejected into this queue, where `embedapp dlq list|replay` finds them.
-DEAD_LETTER_EXCHANGE = Exchange("embedapp.dead", type="fanout", durable=True)
-DEAD_LETTER_QUEUE = Queue("embedapp.dead", DEAD_LETTER_EXCHANGE, durable=True)
-
-
-def task_queues(settings: Settings) -> list[Queue]:
-    """The queues, with the same arguments for every declarer (RabbitMQ refuses a mismatch)."""
-    dead = {"x-dead-letter-exchange": DEAD_LETTER_EXCHANGE.name}
-    # The bound is the old design's asyncio.Queue(maxsize=K): a full queue refuses the
-    # publish (a nack, with confirms on), and the gateway answers 429.
-    bounded = {"x-max-length": settings.queue_max_length, "x-overflow": "reject-publish"}
-    return [
-        Queue(INTERACTIVE_QUEUE, EXCHANGE, routing_key=INTERACTIVE_QUEUE, durable=True),
-        Queue(
-            BULK_QUEUE,
-            EXCHANGE,
-            routing_key=BULK_QUEUE,
-            durable=True,
-            queue_arguments={**dead, **bounded},
-        ),
-        Queue(STORE_QUEUE, EXCHANGE, routing_key=STORE_QUEUE, durable=True, queue_arguments=dead),
-    ]
 
 
 def build(settings: Settings) -> dict[str, Any]:
@@ -87,15 +59,16 @@ def build(settings: Settings) -> dict[str, Any]:
         # Flower shows tasks only from events; sent events show queued ones too.
         "worker_send_task_events": True,
         "task_send_sent_event": True,
-        "task_queues": task_queues(settings),
-        "task_default_queue": BULK_QUEUE,
-        "task_default_exchange": EXCHANGE.name,
-        "task_default_routing_key": BULK_QUEUE,
+        "task_queues": queues.task_queues(settings),
+        "task_default_queue": queues.BULK_QUEUE,
+        "task_default_exchange": queues.EXCHANGE.name,
+        "task_default_routing_key": queues.BULK_QUEUE,
+        # The one place that decides a task's queue: senders name only the task.
         "task_routes": {
-            "embedapp.embed_documents": {"queue": BULK_QUEUE},
-            "embedapp.embed_texts": {"queue": INTERACTIVE_QUEUE},
-            "embedapp.store.*": {"queue": STORE_QUEUE},
+            queues.EMBED_DOCUMENTS: {"queue": queues.BULK_QUEUE},
+            queues.EMBED_TEXTS: {"queue": queues.INTERACTIVE_QUEUE},
+            queues.STORE_TASKS: {"queue": queues.STORE_QUEUE},
         },
-        "include": ["embedapp.tasks.embed", "embedapp.tasks.store"],
+        "include": ["embedapp.worker.embed", "embedapp.worker.store"],
         "worker_hijack_root_logger": True,
     }

@@ -1,5 +1,5 @@
 """`python -m embedapp` is the `embedapp` command."""
 
-from embedapp.cli import app
+from embedapp.cli.main import app
 
 app(prog_name="embedapp")

@@ -1,9 +1,15 @@
-"""Messages tasks pass each other over RabbitMQ (JSON), validated on receipt."""
+"""Messages tasks pass each other over RabbitMQ (JSON), validated on receipt.
+
+Vectors travel as float32 little-endian bytes, base64 (a quarter of a JSON float list): the
+encoding OpenAI's `encoding_format="base64"` uses, so it passes through unchanged."""
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, Field, model_validator
 
 
@@ -124,3 +130,13 @@ class EmbeddedTexts(BaseModel):
                 "vectors_b64": self.vectors_b64[start:end],
             }
         )
+
+
+def encode_vector(vector: Sequence[float] | np.ndarray) -> str:
+    """float32 little-endian bytes, base64."""
+    return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")
+
+
+def decode_vector(data: str) -> list[float]:
+    """Inverse of encode_vector."""
+    return np.frombuffer(base64.b64decode(data), dtype="<f4").tolist()

@@ -15,8 +15,8 @@ import typer
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from celeryconfig import task_queues
-from embedapp.cli import app as cli_app
+from embedapp.cli.main import app as cli_app
+from embedapp.queues import task_queues
 from embedapp.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

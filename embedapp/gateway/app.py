@@ -7,7 +7,6 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from redis.asyncio import Redis
 
-from celeryconfig import task_queues
 from embedapp.celery_app import create_celery
 from embedapp.gateway.errors import install_error_handlers
 from embedapp.gateway.metrics import GatewayMetrics, RequestMetrics
@@ -16,6 +15,7 @@ from embedapp.gateway.results import PublishOnlyRedisBackend, TaskResults
 from embedapp.gateway.routes import collections, documents, embeddings, health, tasks
 from embedapp.gateway.routes import metrics as metrics_route
 from embedapp.gateway.services import Services
+from embedapp.queues import task_queues
 from embedapp.settings import Settings, get_settings
 
 

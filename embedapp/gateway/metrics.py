@@ -10,7 +10,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from embedapp.broker import connection_errors, queue_stats
+from embedapp.queues import connection_errors, queue_stats
 from embedapp.settings import Settings
 
 

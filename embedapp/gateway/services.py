@@ -15,8 +15,7 @@ from celery import Celery, states
 from celery.canvas import Signature
 from kombu.exceptions import OperationalError
 
-from celeryconfig import BULK_QUEUE, INTERACTIVE_QUEUE, STORE_QUEUE
-from embedapp import jobs
+from embedapp import jobs, queues
 from embedapp.errors import (
     ConflictError,
     EmbedappError,
@@ -73,15 +72,14 @@ class Services:
             in_flight=self.settings.microbatch_slots,
         )
 
-    def task(
-        self, name: str, *args: Any, queue: str, argsrepr: str | None = None, **kwargs: Any
-    ) -> Signature:
-        """A signature for a task the workers define, by name (no worker code imported).
+    def task(self, name: str, *args: Any, argsrepr: str | None = None, **kwargs: Any) -> Signature:
+        """A signature for a task the workers define, by name (no worker code imported);
+        celeryconfig's routes pick its queue.
 
         `argsrepr`: what Flower shows for the arguments (Celery's default is their repr).
         """
         options = {"argsrepr": argsrepr} if argsrepr else {}
-        return self.celery.signature(name, args=args, kwargs=kwargs, queue=queue, **options)
+        return self.celery.signature(name, args=args, kwargs=kwargs, **options)
 
     async def publish(self, signature: Signature, task_id: str) -> None:
         """Publish and wait for RabbitMQ's confirm (in a thread: kombu blocks)."""
@@ -89,7 +87,7 @@ class Services:
         try:
             await anyio.to_thread.run_sync(partial(signature.apply_async, task_id=task_id))
         except OperationalError as exc:
-            if isinstance(exc.__cause__, MessageNacked) or "nack" in str(exc).lower():
+            if isinstance(exc.__cause__, MessageNacked):
                 self.metrics.rejected.labels("queue_full").inc()
                 wait = self.settings.retry_after_s
                 raise QueueFullError(
@@ -142,7 +140,7 @@ class Services:
         if time.monotonic() - checked > MODEL_CACHE_S:
             try:
                 info = await self.call(
-                    self.task("embedapp.store.collection_info", collection, queue=STORE_QUEUE),
+                    self.task(queues.COLLECTION_INFO, collection),
                     timeout=MODEL_CHECK_TIMEOUT_S,
                 )
                 model = info["model"]
@@ -201,8 +199,8 @@ class Services:
             chunking=chunking,
         )
         pipeline = self.task(
-            "embedapp.embed_documents", job.model_dump(), queue=BULK_QUEUE, argsrepr=job.summary()
-        ) | self.task("embedapp.store.upsert", queue=STORE_QUEUE, argsrepr=EMBEDDED_JOB_REPR)
+            queues.EMBED_DOCUMENTS, job.model_dump(), argsrepr=job.summary()
+        ) | self.task(queues.UPSERT, argsrepr=EMBEDDED_JOB_REPR)
         return await self.submit(
             pipeline, job_id=job_id, collection=collection, total=len(documents), done=0
         )
@@ -210,9 +208,8 @@ class Services:
     async def _embed_batch(self, texts: list[str], options: EmbedOptions) -> EmbeddedTexts:
         """One embed_texts task on the interactive lane for a micro-batch of callers."""
         signature = self.task(
-            "embedapp.embed_texts",
+            queues.EMBED_TEXTS,
             texts,
-            queue=INTERACTIVE_QUEUE,
             argsrepr=f"({len(texts)} texts)",
             model_id=self.settings.model_id,
             dimensions=options.dimensions,

@@ -19,8 +19,8 @@ import httpx
 import pytest
 from kombu import Connection
 
-from celeryconfig import BULK_QUEUE, DEAD_LETTER_QUEUE, INTERACTIVE_QUEUE, STORE_QUEUE
-from embedapp.preflight import check_broker, check_result_backend
+from embedapp.cli.preflight import check_broker, check_result_backend
+from embedapp.queues import BULK_QUEUE, DEAD_LETTER_QUEUE, INTERACTIVE_QUEUE, STORE_QUEUE
 from embedapp.settings import Settings
 from tests.procs import descendants, survivors
 

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from embedapp.celery_app import celery_app
 from tests.integration.conftest import Service
+from tests.workers import active_tasks
 
 pytestmark = pytest.mark.integration
 
@@ -54,9 +54,7 @@ def test_sigterm_lets_a_worker_finish_its_batch(
             )["task_id"]
             for j in range(6)
         ]
-        while not (celery_app.control.inspect(destination=[node], timeout=1.0).active() or {}).get(
-            node
-        ):
+        while not active_tasks(destination=[node]).get(node):
             assert time.monotonic() < deadline, "the extra worker never took a job"
         extra.send_signal(signal.SIGTERM)  # warm shutdown: finish, then exit
         assert extra.wait(timeout=120) == 0, log.read_text()[-3000:]

@@ -2,8 +2,8 @@ import uuid
 
 import pytest
 
-from embedapp.hash_index import HashIndex
 from embedapp.settings import Settings
+from embedapp.store.hash_index import HashIndex
 
 pytestmark = pytest.mark.integration
 

@@ -131,9 +131,9 @@ def test_collections_are_listed_and_deleted(service: Service, collection: str) -
 
 
 def test_a_stale_hash_index_never_loses_a_document(service: Service, collection: str) -> None:
-    from embedapp.hash_index import HashIndex
-    from embedapp.model import content_hash
+    from embedapp.model.embedder import content_hash
     from embedapp.settings import Settings
+    from embedapp.store.hash_index import HashIndex
 
     docs = [{"id": f"s{i}", "text": f"stale index text {i}"} for i in range(3)]
     # The index claims these are stored, as after the store's files were replaced.

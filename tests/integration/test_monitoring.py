@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from celeryconfig import BULK_QUEUE, INTERACTIVE_QUEUE
+from embedapp.queues import BULK_QUEUE, INTERACTIVE_QUEUE
 from embedapp.settings import Settings
 from tests.integration.conftest import Service
 from tests.metrics_text import scrape, value

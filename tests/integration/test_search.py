@@ -109,7 +109,7 @@ def test_bad_search_requests_are_422(service: Service, corpus: str, body: dict) 
 def test_a_collection_of_another_model_is_a_409(service: Service, collection: str) -> None:
     # Another deployment wrote this collection with another model: craft its store message.
     from embedapp.celery_app import celery_app
-    from embedapp.vectors import encode_vector
+    from embedapp.messages import encode_vector
 
     written = celery_app.send_task(
         "embedapp.store.upsert",

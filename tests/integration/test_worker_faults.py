@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 from kombu import Connection
 
-from embedapp import dead_letters
-from embedapp.celery_app import celery_app
+from embedapp import queues
+from embedapp.cli import dead_letters
 from embedapp.settings import Settings
 from tests.integration.conftest import Service
 from tests.procs import alive
+from tests.workers import active_tasks
 
 pytestmark = pytest.mark.integration
 
@@ -32,10 +33,9 @@ def _child_embedding(job_id: str, timeout: float = 120) -> int:
     """The pid of the bulk worker child running this job's embed task."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        active = celery_app.control.inspect(timeout=1.0).active() or {}
-        for tasks in active.values():
+        for tasks in active_tasks().values():
             for task in tasks:
-                if task["name"] == "embedapp.embed_documents" and job_id in str(task["args"]):
+                if task["name"] == queues.EMBED_DOCUMENTS and job_id in task["args"]:
                     return int(task["worker_pid"])
     raise AssertionError(f"no child picked up job {job_id} in {timeout} s")
 
@@ -84,7 +84,7 @@ def test_a_job_that_kills_its_child_every_time_is_dead_lettered_then_replayed(
     letters = _dead_letters_of(task_id, wait=True)
     assert len(letters) == 1
     assert (letters[0].task, letters[0].collection, letters[0].documents) == (
-        "embedapp.embed_documents",
+        queues.EMBED_DOCUMENTS,
         collection,
         200,
     )

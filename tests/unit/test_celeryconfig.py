@@ -1,4 +1,5 @@
 import celeryconfig
+from embedapp import queues
 from embedapp.celery_app import create_celery
 from embedapp.settings import Settings
 
@@ -13,18 +14,40 @@ def test_delivery_guarantees_are_configured() -> None:
     assert conf["worker_proc_alive_timeout"] > 4.0  # Celery's default kills a loading child
 
 
-def test_tasks_are_routed_to_their_queues() -> None:
+def test_every_task_name_is_routed_to_its_queue() -> None:
     app = create_celery(Settings(_env_file=None))
     router = app.amqp.router
-    route = router.route({}, "embedapp.embed_documents")
-    assert route["queue"].name == celeryconfig.BULK_QUEUE
-    for name in ("embedapp.store.upsert", "embedapp.store.get_document"):
-        assert router.route({}, name)["queue"].name == celeryconfig.STORE_QUEUE
-    assert {q.name for q in app.conf.task_queues} == {
-        celeryconfig.INTERACTIVE_QUEUE,
-        celeryconfig.BULK_QUEUE,
-        celeryconfig.STORE_QUEUE,
+    lanes = {
+        queues.EMBED_DOCUMENTS: queues.BULK_QUEUE,
+        queues.EMBED_TEXTS: queues.INTERACTIVE_QUEUE,
+        queues.UPSERT: queues.STORE_QUEUE,
+        queues.GET_DOCUMENT: queues.STORE_QUEUE,
+        queues.COLLECTION_INFO: queues.STORE_QUEUE,
+        queues.LIST_COLLECTIONS: queues.STORE_QUEUE,
+        queues.DELETE_DOCUMENT: queues.STORE_QUEUE,
+        queues.DELETE_COLLECTION: queues.STORE_QUEUE,
+        queues.SEARCH: queues.STORE_QUEUE,
     }
+    for name, queue in lanes.items():
+        assert router.route({}, name)["queue"].name == queue, name
+    assert {q.name for q in app.conf.task_queues} == {
+        queues.INTERACTIVE_QUEUE,
+        queues.BULK_QUEUE,
+        queues.STORE_QUEUE,
+    }
+
+
+def test_the_workers_register_exactly_the_names_senders_use() -> None:
+    from embedapp.celery_app import celery_app
+
+    celery_app.loader.import_default_modules()  # the modules celeryconfig `include`s
+    registered = {name for name in celery_app.tasks if name.startswith("embedapp.")}
+    named = {
+        value
+        for key, value in vars(queues).items()
+        if key.isupper() and isinstance(value, str) and value.startswith("embedapp.")
+    }
+    assert registered == named - {queues.STORE_TASKS}
 
 
 def test_celery_dash_a_finds_the_app() -> None:

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from celeryconfig import STORE_QUEUE
+from embedapp import queues
 from embedapp.gateway.deps import CollectionName, ServicesDep
 from embedapp.schemas import (
     CollectionInfo,
@@ -18,16 +18,14 @@ router = APIRouter(prefix="/v1/collections", tags=["collections"])
 @router.get("", response_model=CollectionList)
 async def list_collections(services: ServicesDep) -> CollectionList:
     """Every collection with its point count, dimension and model."""
-    found = await services.call(services.task("embedapp.store.list_collections", queue=STORE_QUEUE))
+    found = await services.call(services.task(queues.LIST_COLLECTIONS))
     return CollectionList(collections=found)
 
 
 @router.get("/{collection}", response_model=CollectionInfo)
 async def get_collection(collection: CollectionName, services: ServicesDep) -> CollectionInfo:
     """A collection's point count, dimension and model."""
-    found = await services.call(
-        services.task("embedapp.store.collection_info", collection, queue=STORE_QUEUE)
-    )
+    found = await services.call(services.task(queues.COLLECTION_INFO, collection))
     return CollectionInfo.model_validate(found)
 
 
@@ -36,7 +34,7 @@ async def delete_collection(collection: CollectionName, services: ServicesDep) -
     """Queue the removal of a collection and everything in it."""
     services.forget_collection(collection)
     task_id = await services.submit(
-        services.task("embedapp.store.delete_collection", collection, queue=STORE_QUEUE),
+        services.task(queues.DELETE_COLLECTION, collection),
         collection=collection,
     )
     return TaskAccepted(task_id=task_id)
@@ -53,10 +51,9 @@ async def search(
     query = await services.embed([body.query])
     found = await services.call(
         services.task(
-            "embedapp.store.search",
+            queues.SEARCH,
             query.model_dump(),
             collection,
-            queue=STORE_QUEUE,
             argsrepr=f"(query vector, {collection!r})",
             top_k=body.top_k,
             conditions=body.filter,

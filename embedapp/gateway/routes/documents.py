@@ -5,7 +5,7 @@ import uuid
 
 from fastapi import APIRouter
 
-from celeryconfig import STORE_QUEUE
+from embedapp import queues
 from embedapp.errors import InvalidRequestError, PayloadTooLargeError
 from embedapp.gateway.deps import CollectionName, ServicesDep
 from embedapp.messages import DocumentIn
@@ -66,11 +66,7 @@ async def get_document(
     collection: CollectionName, doc_id: str, services: ServicesDep, with_vector: bool = False
 ) -> StoredDocument:
     """A stored document: its text, metadata, chunks and, on request, its vector."""
-    found = await services.call(
-        services.task(
-            "embedapp.store.get_document", collection, doc_id, with_vector, queue=STORE_QUEUE
-        )
-    )
+    found = await services.call(services.task(queues.GET_DOCUMENT, collection, doc_id, with_vector))
     return StoredDocument.model_validate(found)
 
 
@@ -80,7 +76,7 @@ async def delete_document(
 ) -> TaskAccepted:
     """Queue the removal of a document and all its chunks; poll the task for `deleted`."""
     task_id = await services.submit(
-        services.task("embedapp.store.delete_document", collection, doc_id, queue=STORE_QUEUE),
+        services.task(queues.DELETE_DOCUMENT, collection, doc_id),
         collection=collection,
     )
     return TaskAccepted(task_id=task_id)

@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from embedapp.errors import NotFoundError
 from embedapp.gateway.deps import ServicesDep
+from embedapp.messages import decode_vector
 from embedapp.schemas import (
     Embedding,
     EmbeddingsRequest,
@@ -13,7 +14,6 @@ from embedapp.schemas import (
     ModelList,
     Usage,
 )
-from embedapp.vectors import decode_vector
 
 router = APIRouter(tags=["embeddings"])
 

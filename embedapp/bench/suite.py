@@ -1,0 +1,246 @@
+"""`embedapp bench`: every speed figure in one run on one machine, side by side.
+
+In-process references (the library's own `encode(batch_size=32)`, the same on embedapp's
+CPU kernels, and embedapp's batcher),
+the older design (embedapp/bench/old_design.py), embedapp end to end for a sweep of worker
+settings and for each backend, 64 concurrent one-text /v1/embeddings callers, the quality
+of each backend against torch float32, and the embed children's memory. A command that
+prints figures, never a test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import itertools
+import json
+import os
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from embedapp.bench.inprocess import BATCHER, BATCHER_CALLERS, CALLER_BATCH, ENCODE_BS32, in_process
+from embedapp.bench.targets import Config, Stack, old_design, one_text_callers
+from embedapp.queues import BULK_QUEUE, STORE_QUEUE, queue_stats
+from embedapp.settings import Settings
+
+FP32 = ("torch", "float32")
+
+
+@dataclass
+class Row:
+    """One measured way of embedding the corpus."""
+
+    name: str
+    kind: str
+    docs_per_s: float
+    config: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def quality(
+    backends: list[tuple[str, str]], texts: list[str], queries: list[str], console: Console
+) -> dict[tuple[str, str], dict[str, float]]:
+    """Each backend against torch float32: cosine of every vector, recall@10 overlap of
+    exact search results for the queries over the texts."""
+    from embedapp.model.embedder import load_embedder
+
+    def vectors(backend: str, dtype: str) -> tuple[np.ndarray, np.ndarray]:
+        settings = Settings(backend=backend, dtype=dtype, device="cpu", cpu_matmul="default")
+        embedder = load_embedder(settings)
+        found = embedder.encode(texts), embedder.encode(queries)
+        del embedder
+        gc.collect()
+        return found
+
+    reference_docs, reference_queries = vectors(*FP32)
+    reference_top = np.argsort(-reference_queries @ reference_docs.T, axis=1)[:, :10]
+    figures = {}
+    for backend, dtype in backends:
+        docs, found_queries = vectors(backend, dtype)
+        cosines = np.sum(docs * reference_docs, axis=1)
+        top = np.argsort(-found_queries @ docs.T, axis=1)[:, :10]
+        overlap = np.mean(
+            [len(set(a) & set(b)) / 10 for a, b in zip(top, reference_top, strict=True)]
+        )
+        figures[(backend, dtype)] = {
+            "mean_cosine": float(cosines.mean()),
+            "min_cosine": float(cosines.min()),
+            "recall_at_10": float(overlap),
+        }
+        console.print(f"quality {backend} {dtype}: {figures[(backend, dtype)]}")
+    return figures
+
+
+@dataclass
+class Plan:
+    """What one `embedapp bench` run measures."""
+
+    documents: list[dict[str, str]]
+    queries: list[str]
+    batch: int = 500
+    concurrencies: tuple[int, ...] = (1, 2)
+    prefetches: tuple[int, ...] = (1,)
+    token_budgets: tuple[int, ...] = (2048, 4096)
+    backends: tuple[tuple[str, str], ...] = (
+        ("torch", "bfloat16"),
+        ("onnx", "float32"),
+        ("onnx-int8", "float32"),
+    )
+    old_design_documents: int = 1000
+    old_design_workers: int = 2
+    old_design_tasks: int = 4
+    old_design_concurrency: int = 16
+    callers: int = CALLER_BATCH
+    caller_texts: int = 1500
+    quality_documents: int = 1000
+
+
+def run(plan: Plan, workdir: Path, console: Console) -> dict[str, Any]:
+    """Measure everything in `plan`, one thing at a time; the figures."""
+    held = queue_stats(Settings().broker_url, (BULK_QUEUE, STORE_QUEUE))
+    if any(consumers for _, consumers in held.values()):
+        raise RuntimeError(
+            "another embedapp is consuming embed.bulk or store on this broker: stop it first "
+            "(it would take the benchmark's jobs and share its cores)"
+        )
+    workdir.mkdir(parents=True, exist_ok=True)
+    texts = [d["text"] for d in plan.documents]
+    rows = [Row(name, "in-process", rate) for name, rate in in_process(texts, console).items()]
+
+    with old_design(plan.old_design_workers, plan.old_design_tasks, 64) as url:
+        rate = asyncio.run(
+            one_text_callers(
+                url, "/embed", texts[: plan.old_design_documents], plan.old_design_concurrency
+            )
+        )
+    rows.append(
+        Row(
+            "old design (uvicorn + asyncio.Queue + M tasks, one text per request)",
+            "old-design",
+            rate,
+            {"workers": plan.old_design_workers, "tasks": plan.old_design_tasks,
+             "concurrency": plan.old_design_concurrency},
+        )
+    )  # fmt: skip
+    console.print(f"old design: {rate:.0f} docs/s")
+
+    default = Config()
+    sweep = [
+        Config(concurrency=c, prefetch=p, max_batch_tokens=t)
+        for c, p, t in itertools.product(plan.concurrencies, plan.prefetches, plan.token_budgets)
+    ]
+    # torch's own kernels, to show what the kernel chosen at startup adds.
+    configs = list(dict.fromkeys([default, Config(cpu_matmul="default"), *sweep]))
+    configs += [Config(backend=b, dtype=d) for b, d in plan.backends]
+    for config in configs:
+        console.print(f"end to end: {config.label}")
+        with Stack(config, workdir) as stack:
+            rate, rss = stack.ingest(plan.documents, plan.batch)
+            rows.append(Row(f"embedapp end to end, {config.label}", "end-to-end", rate,
+                            asdict(config), {"child_rss_mib": rss}))  # fmt: skip
+            console.print(f"  {rate:.0f} docs/s, embed child peak RSS {rss:.0f} MiB")
+            if config == default:
+                rate = stack.callers(texts[: plan.caller_texts], plan.callers)
+                rows.append(Row(f"{plan.callers} concurrent one-text /v1/embeddings callers",
+                                "callers", rate, asdict(config)))  # fmt: skip
+                console.print(f"  {plan.callers} callers: {rate:.0f} docs/s")
+
+    sample = texts[: plan.quality_documents]
+    figures = quality(list(plan.backends), sample, plan.queries, console)
+    for row in rows:
+        key = (row.config.get("backend"), row.config.get("dtype"))
+        if row.kind == "end-to-end" and key in figures:
+            row.extra.update(figures[key])
+    return report(rows, plan, console)
+
+
+def report(rows: list[Row], plan: Plan, console: Console) -> dict[str, Any]:
+    """The table, the acceptance ratios, and everything as one JSON-able dict."""
+    by_name = {row.name: row for row in rows}
+    encode = by_name[ENCODE_BS32].docs_per_s
+    batcher = by_name[BATCHER].docs_per_s
+    old = next(row.docs_per_s for row in rows if row.kind == "old-design")
+
+    def e2e(backend: str, dtype: str) -> float:
+        return by_name[
+            f"embedapp end to end, {Config(backend=backend, dtype=dtype).label}"
+        ].docs_per_s
+
+    fp32 = e2e(*FP32)
+    ratios = {
+        "end_to_end_fp32 / encode_bs32": fp32 / encode,
+        "end_to_end_fp32 / batcher": fp32 / batcher,
+    }
+    for backend, dtype in plan.backends:
+        ratios[f"end_to_end_{backend}_{dtype} / end_to_end_fp32"] = e2e(backend, dtype) / fp32
+        ratios[f"end_to_end_{backend}_{dtype} / old_design"] = e2e(backend, dtype) / old
+    callers = next((row.docs_per_s for row in rows if row.kind == "callers"), None)
+    if callers is not None:
+        ratios[f"{plan.callers}_callers / encode_bs32"] = callers / encode
+        ratios[f"{plan.callers}_callers / batcher_{CALLER_BATCH}_per_call"] = (
+            callers / by_name[BATCHER_CALLERS].docs_per_s
+        )
+
+    table = Table(title=f"embedapp bench: {len(plan.documents)} documents, {os.cpu_count()} cores")
+    for column in ("way", "docs/s", "× encode(32)", "× old design", "quality vs fp32", "child RSS"):
+        table.add_column(column, justify="left" if column == "way" else "right")
+    for row in rows:
+        q = row.extra
+        table.add_row(
+            row.name,
+            f"{row.docs_per_s:.0f}",
+            f"{row.docs_per_s / encode:.2f}",
+            f"{row.docs_per_s / old:.2f}",
+            f"cos {q['mean_cosine']:.4f}/{q['min_cosine']:.4f} r@10 {q['recall_at_10']:.3f}"
+            if "mean_cosine" in q else "",
+            f"{q['child_rss_mib']:.0f} MiB" if "child_rss_mib" in q else "",
+        )  # fmt: skip
+    console.print(table)
+    ratio_table = Table(title="ratios (same run)")
+    ratio_table.add_column("ratio")
+    ratio_table.add_column("value", justify="right")
+    for name, value in ratios.items():
+        ratio_table.add_row(name, f"{value:.2f}×")
+    console.print(ratio_table)
+    return {
+        "machine": {"cores": os.cpu_count(), "python": sys.version.split()[0]},
+        "documents": len(plan.documents),
+        "rows": [asdict(row) for row in rows],
+        "ratios": ratios,
+    }
+
+
+def write(result: dict[str, Any], out: Path) -> tuple[Path, Path]:
+    """result.json and a bar chart of docs/s (result.png) in `out`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    json_path, png_path = out / "result.json", out / "result.png"
+    json_path.write_text(json.dumps(result, indent=2))
+    rows = result["rows"]
+    colors = {"in-process": "#888888", "old-design": "#d62728", "end-to-end": "#1f77b4",
+              "callers": "#2ca02c"}  # fmt: skip
+    figure, axes = plt.subplots(figsize=(10, 0.45 * len(rows) + 1.5))
+    axes.barh(
+        [row["name"] for row in rows],
+        [row["docs_per_s"] for row in rows],
+        color=[colors.get(row["kind"], "#555555") for row in rows],
+    )
+    axes.invert_yaxis()
+    axes.set_xlabel("documents per second (higher is better)")
+    axes.set_title(
+        f"embedapp bench, {result['documents']} documents, {result['machine']['cores']} cores"
+    )
+    figure.tight_layout()
+    figure.savefig(png_path, dpi=110)
+    plt.close(figure)
+    return json_path, png_path

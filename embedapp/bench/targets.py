@@ -1,0 +1,255 @@
+"""What `embedapp bench` measures: private embedapp stacks, one per worker configuration,
+the older design's server, and one-text callers; with the memory of the embed children."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+
+from embedapp.bench.inprocess import ingest_all
+from embedapp.cli.supervise import Child, Supervisor
+from embedapp.settings import Settings
+
+READY_TIMEOUT_S = 300
+
+
+@dataclass(frozen=True)
+class Config:
+    """One way of running the embed workers."""
+
+    concurrency: int = 2
+    prefetch: int = 1
+    max_batch_tokens: int = 2048
+    backend: str = "torch"
+    dtype: str = "float32"
+    cpu_matmul: str = "auto"
+
+    @property
+    def label(self) -> str:
+        precision = self.backend if self.dtype == "float32" else f"{self.backend}-{self.dtype}"
+        kernel = "" if self.cpu_matmul == "auto" else f" {self.cpu_matmul} matmul"
+        return f"{precision}{kernel} c{self.concurrency} p{self.prefetch} t{self.max_batch_tokens}"
+
+    def env(self) -> dict[str, str]:
+        return {
+            # Both lanes' children, and the gateway's micro-batch slots (one per child).
+            "EMBEDAPP_WORKER_CONCURRENCY": str(self.concurrency),
+            "EMBEDAPP_WORKER_PREFETCH_MULTIPLIER": str(self.prefetch),
+            "EMBEDAPP_MAX_BATCH_TOKENS": str(self.max_batch_tokens),
+            "EMBEDAPP_BACKEND": self.backend,
+            "EMBEDAPP_DTYPE": self.dtype,
+            "EMBEDAPP_CPU_MATMUL": self.cpu_matmul,
+        }
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+        except OSError:
+            continue
+        found += map(int, children)
+        todo += map(int, children)
+    return found
+
+
+def _rss_mib(pid: int) -> float:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    line = next((x for x in status.splitlines() if x.startswith("VmRSS:")), "VmRSS: 0 kB")
+    return int(line.split()[1]) / 1024
+
+
+class RssSampler:
+    """The largest resident memory any process under `root` reaches while running."""
+
+    def __init__(self, root: int) -> None:
+        self.root = root
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.5):
+            for pid in _descendants(self.root):
+                self.peak = max(self.peak, _rss_mib(pid))
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+class Stack:
+    """A private embedapp for one configuration: store, bulk and interactive workers, and
+    a gateway on a port of its own; Flower and metrics are left out (they would only add
+    noise)."""
+
+    def __init__(self, config: Config, workdir: Path) -> None:
+        self.config = config
+        slug = config.label.replace(" ", "_")
+        self.log = workdir / f"{slug}.log"
+        port = _free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        env = {
+            **config.env(),
+            "EMBEDAPP_DATA_DIR": str(workdir / slug),
+            "EMBEDAPP_GATEWAY_PORT": str(port),
+            "EMBEDAPP_WORKER_METRICS_PORT": "0",
+            "EMBEDAPP_LOG_LEVEL": "INFO",
+        }
+        embedapp = [sys.executable, "-m", "embedapp"]
+        self.bulk = Child("bulk worker", [*embedapp, "worker", "--lane", "bulk"], env=env)
+        self.supervisor = Supervisor(
+            [
+                Child("store worker", [*embedapp, "store-worker"], env=env),
+                self.bulk,
+                Child(
+                    "interactive worker", [*embedapp, "worker", "--lane", "interactive"], env=env
+                ),
+                Child("gateway", [*embedapp, "gateway"], env=env),
+            ],
+            console=Console(quiet=True),
+        )
+
+    def __enter__(self) -> Stack:
+        with self.log.open("wb") as sink:
+            self.supervisor.start(output=sink.fileno())
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.supervisor.stop()
+            raise
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.supervisor.stop()
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        wanted = (self.config.concurrency, self.config.concurrency)
+        while time.monotonic() < deadline:
+            log = self.log.read_text(errors="replace")
+            loaded = (log.count("serves embed.bulk"), log.count("serves embed.interactive"))
+            try:
+                ready = httpx.get(f"{self.url}/ready", timeout=5).status_code == 200
+            except httpx.TransportError:
+                ready = False
+            if ready and loaded == wanted:
+                return
+            time.sleep(0.5)
+        raise RuntimeError(f"{self.config.label} did not start; see {self.log}")
+
+    def ingest(self, documents: list[dict[str, str]], batch: int) -> tuple[float, float]:
+        """docs/s from the first POST until every vector is stored, and the children's peak RSS."""
+        collection = f"bench-{int(time.time() * 1000)}"
+        assert self.bulk.process is not None
+        with (
+            httpx.Client(base_url=self.url, timeout=300) as client,
+            RssSampler(self.bulk.process.pid) as rss,
+        ):
+            started = time.monotonic()
+            states = ingest_all(client, collection, documents, batch)
+            elapsed = time.monotonic() - started
+            client.delete(f"/v1/collections/{collection}")
+        failed = [t for t, s in states.items() if s != "stored"]
+        if failed:
+            raise RuntimeError(f"{len(failed)} ingest jobs failed under {self.config.label}")
+        return len(documents) / elapsed, rss.peak
+
+    def callers(self, texts: list[str], concurrency: int) -> float:
+        """docs/s of `concurrency` clients each sending one text per /v1/embeddings call."""
+        return asyncio.run(one_text_callers(self.url, "/v1/embeddings", texts, concurrency))
+
+
+async def one_text_callers(url: str, path: str, texts: list[str], concurrency: int) -> float:
+    """docs/s of `concurrency` clients each sending one text per call to `path`.
+
+    The callers share the cores with what they measure, so they use aiohttp: about 0.25 ms
+    of CPU per request where httpx's AsyncClient took 6 ms at 64 connections, a third of
+    both cores that the service then lacked.
+    """
+    import aiohttp  # the bench extra
+
+    model = Settings().model_id
+    pending = iter(texts)
+
+    async def caller(session: aiohttp.ClientSession) -> None:
+        for text in pending:
+            body = {"model": model, "input": text} if path == "/v1/embeddings" else {"text": text}
+            while True:
+                async with session.post(path, json=body) as response:
+                    await response.read()
+                    if response.status != 429:
+                        response.raise_for_status()
+                        break
+                await asyncio.sleep(0.01)
+
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    timeout = aiohttp.ClientTimeout(total=300)
+    async with aiohttp.ClientSession(url, connector=connector, timeout=timeout) as session:
+        started = time.monotonic()
+        await asyncio.gather(*(caller(session) for _ in range(concurrency)))
+        return len(texts) / (time.monotonic() - started)
+
+
+@contextmanager
+def old_design(workers: int, tasks: int, queue: int) -> Iterator[str]:
+    """embedapp.bench.old_design under uvicorn, the way it was run; its URL."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "OLD_DESIGN_TASKS": str(tasks),
+        "OLD_DESIGN_QUEUE": str(queue),
+        "OLD_DESIGN_THREADS": str(max(1, len(os.sched_getaffinity(0)) // workers)),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "embedapp.bench.old_design:app",
+         "--workers", str(workers), "--port", str(port), "--log-level", "warning"],
+        env=env,
+        start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while True:
+            assert process.poll() is None, "the old design's server exited"
+            try:
+                # Every worker process must have its model loaded: warm each a few times.
+                for _ in range(4 * workers):
+                    httpx.post(f"{url}/embed", json={"text": "warm up"}, timeout=60)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=60)

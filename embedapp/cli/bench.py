@@ -1,0 +1,157 @@
+"""`embedapp bench …`: commands that print figures against a running service."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from embedapp.bench.corpus import load
+from embedapp.cli.support import console, settings_or_exit
+
+bench_app = typer.Typer(
+    help="Benchmarks: commands that print figures. Without a subcommand: the whole speed "
+    "benchmark (in-process references, the old design, end to end for a sweep of settings "
+    "and every backend, quality, memory) as a table, result.json and result.png.",
+)
+
+Url = Annotated[str, typer.Option(help="A running embedapp gateway.")]
+Corpus = Annotated[
+    Path | None, typer.Option(help='JSONL of {"id","text"} lines; default: the built-in generator.')
+]
+Batch = Annotated[int, typer.Option(help="Documents per ingest request.")]
+JsonOut = Annotated[Path | None, typer.Option("--json", help="Write the figures here.")]
+GATEWAY = "http://127.0.0.1:8000"
+
+
+def _save(result: dict[str, Any], json_out: Path | None) -> None:
+    if json_out:
+        json_out.write_text(json.dumps(result, indent=2))
+
+
+def _numbers(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(",") if part.strip())
+
+
+def _backend(name: str) -> tuple[str, str]:
+    """`torch-bfloat16` → (torch, bfloat16); `onnx-int8` → (onnx-int8, float32)."""
+    if name.startswith("torch-"):
+        return "torch", name.removeprefix("torch-")
+    return name, "float32"
+
+
+@bench_app.callback(invoke_without_command=True)
+def suite(
+    context: typer.Context,
+    corpus: Corpus = None,
+    documents: Annotated[int, typer.Option(help="Documents per end-to-end run.")] = 3000,
+    batch: Batch = 500,
+    concurrency: Annotated[str, typer.Option(help="Sweep: embed children.")] = "1,2",
+    prefetch: Annotated[str, typer.Option(help="Sweep: prefetch multipliers.")] = "1",
+    max_batch_tokens: Annotated[str, typer.Option(help="Sweep: token budgets.")] = "2048,4096",
+    backends: Annotated[
+        str, typer.Option(help="Besides torch float32, end to end and quality.")
+    ] = "torch-bfloat16,onnx,onnx-int8",
+    out: Annotated[Path, typer.Option(help="Where result.json and result.png go.")] = Path(
+        "bench-results"
+    ),
+) -> None:
+    """The whole speed benchmark (run it on an otherwise idle machine, nothing else consuming
+    the embed queues: it starts embedapp stacks of its own, one after another)."""
+    if context.invoked_subcommand is not None:
+        return
+    from embedapp.bench import suite as bench_suite
+    from embedapp.bench.corpus import generate
+
+    settings_or_exit()
+    missing = [m for m in ("matplotlib", "aiohttp") if importlib.util.find_spec(m) is None]
+    if missing:  # before minutes of measuring
+        console.print(
+            f"[red]error:[/] the chart and the callers need {', '.join(missing)}: "
+            "pip install 'embedapp[bench]' (in a checkout: pip install '.[bench]')"
+        )
+        raise typer.Exit(code=2)
+    plan = bench_suite.Plan(
+        documents=load(corpus, documents),
+        queries=[d["text"] for d in generate(100, seed=1)],
+        batch=batch,
+        concurrencies=_numbers(concurrency),
+        prefetches=_numbers(prefetch),
+        token_budgets=_numbers(max_batch_tokens),
+        backends=tuple(_backend(b.strip()) for b in backends.split(",") if b.strip()),
+    )
+    wide = Console(width=max(Console().width, 150))
+    try:
+        result = bench_suite.run(plan, out / "runs", wide)
+    except RuntimeError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(code=1) from exc
+    for path in bench_suite.write(result, out):
+        wide.print(f"wrote {path}")
+
+
+@bench_app.command("lanes")
+def lanes(
+    url: Url = GATEWAY,
+    documents: Annotated[int, typer.Option(help="Bulk documents to ingest.")] = 5000,
+    corpus: Corpus = None,
+    probes: Annotated[int, typer.Option(help="Calls of each kind, idle and under load.")] = 50,
+    batch: Batch = 250,
+    json_out: JsonOut = None,
+) -> None:
+    """Search and /v1/embeddings latency idle vs under a bulk ingest (p50/p99 and ratios)."""
+    from embedapp.bench import inprocess as bench
+
+    result = bench.lanes(
+        url, load(corpus, documents + batch), probes=probes, batch=batch, console=Console()
+    )
+    _save(result, json_out)
+
+
+@bench_app.command("throughput")
+def throughput(
+    url: Url = GATEWAY,
+    documents: Annotated[int, typer.Option(help="Documents to ingest.")] = 4000,
+    corpus: Corpus = None,
+    batch: Batch = 250,
+    json_out: JsonOut = None,
+) -> None:
+    """End-to-end ingest docs/s vs the model's own encode and embedapp's batcher, in-process
+    here (run it on an otherwise idle machine: everything shares the cores)."""
+    from embedapp.bench import inprocess as bench
+
+    settings_or_exit(queues=False)
+    result = bench.throughput(url, load(corpus, documents), batch=batch, console=Console())
+    _save(result, json_out)
+
+
+@bench_app.command("soak")
+def soak(
+    url: Url = GATEWAY,
+    documents: Annotated[int, typer.Option(help="Documents to ingest.")] = 5000,
+    corpus: Corpus = None,
+    batch: Batch = 250,
+    kill_every: Annotated[float, typer.Option(help="Seconds between kills.")] = 4.0,
+    kills: Annotated[int, typer.Option(help="Children to kill.")] = 10,
+    json_out: JsonOut = None,
+) -> None:
+    """Ingest while SIGKILLing random embed worker children (on this machine): accepted vs
+    stored vs duplicates; exits 1 if anything was lost or duplicated."""
+    from embedapp.bench import soak as soak_run
+
+    settings_or_exit(queues=False)
+    result = soak_run.soak(
+        url,
+        load(corpus, documents),
+        batch=batch,
+        kill_every_s=kill_every,
+        kills=kills,
+        console=Console(),
+    )
+    _save(result, json_out)
+    if result["lost"] or result["duplicates"]:
+        raise typer.Exit(code=1)

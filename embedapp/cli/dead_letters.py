@@ -1,0 +1,117 @@
+"""The dead-letter queue: ingest messages that failed for good, to inspect and replay."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kombu import Connection, Producer
+from kombu.message import Message
+
+from embedapp.queues import DEAD_LETTER_QUEUE, EXCHANGE, declare_dead_letters
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """What an operator needs to know about one dead message."""
+
+    task: str
+    task_id: str
+    job_id: str | None
+    collection: str | None
+    documents: int | None
+    queue: str
+    routing_key: str
+    died_at: str
+    deaths: int
+
+    @classmethod
+    def from_message(cls, message: Message) -> DeadLetter:
+        headers = message.headers or {}
+        death = (headers.get("x-death") or [{}])[0]
+        args = _first_arg(message.body)
+        return cls(
+            task=headers.get("task", "?"),
+            task_id=headers.get("id", "?"),
+            job_id=args.get("job_id"),
+            collection=args.get("collection"),
+            documents=len(args["documents"])
+            if "documents" in args
+            else len(args["points"])
+            if "points" in args
+            else None,
+            queue=death.get("queue", "?"),
+            routing_key=(death.get("routing-keys") or ["?"])[0],
+            died_at=str(death.get("time", "?")),
+            deaths=int(death.get("count", 1)),
+        )
+
+
+def _first_arg(body: bytes | str) -> dict[str, Any]:
+    try:
+        args = json.loads(body)[0]
+    except (ValueError, IndexError, TypeError):
+        return {}
+    return args[0] if args and isinstance(args[0], dict) else {}
+
+
+def _each(connection: Connection, visit: Callable[[Message], bool]) -> None:
+    """Hand every dead message to `visit`; those it returns True for are acked (removed)."""
+    declare_dead_letters(connection)
+    channel = connection.channel()
+    try:
+        queue = DEAD_LETTER_QUEUE(channel)
+        while (message := queue.get(no_ack=False)) is not None:
+            if visit(message):
+                message.ack()
+    finally:
+        channel.close()  # closing requeues what was not acked, in its original order
+
+
+def peek(connection: Connection) -> list[DeadLetter]:
+    """Every dead message, left in the queue."""
+    found: list[DeadLetter] = []
+
+    def note(message: Message) -> bool:
+        found.append(DeadLetter.from_message(message))
+        return False
+
+    _each(connection, note)
+    return found
+
+
+def replay(connection: Connection, *, task_ids: set[str] | None = None) -> list[DeadLetter]:
+    """Send dead messages (all, or those of these task ids) back to their queue, retries reset."""
+    producer = Producer(connection.channel(), exchange=EXCHANGE)
+    replayed: list[DeadLetter] = []
+
+    def resend(message: Message) -> bool:
+        letter = DeadLetter.from_message(message)
+        if task_ids is not None and letter.task_id not in task_ids:
+            return False
+        headers = {k: v for k, v in (message.headers or {}).items() if not k.startswith("x-")}
+        headers["retries"] = 0  # a fresh budget: the cause is meant to be fixed by now
+        producer.publish(
+            message.body,
+            routing_key=letter.routing_key,
+            headers=headers,
+            content_type=message.content_type,
+            content_encoding=message.content_encoding,
+            delivery_mode=2,
+            **_celery_properties(message),
+        )
+        replayed.append(letter)
+        return True
+
+    try:
+        _each(connection, resend)
+    finally:
+        producer.channel.close()
+    return replayed
+
+
+def _celery_properties(message: Message) -> dict[str, Any]:
+    props = message.properties or {}
+    return {k: props[k] for k in ("correlation_id", "reply_to", "priority") if props.get(k)}

@@ -1,0 +1,257 @@
+"""`embedapp`: run the whole service on one machine, or each part alone."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from embedapp.cli.bench import bench_app
+from embedapp.cli.ingest import ingest
+from embedapp.cli.preflight import check_management_api
+from embedapp.cli.supervise import Child, Supervisor
+from embedapp.cli.support import console, load_settings, settings_or_exit
+from embedapp.queues import BULK_QUEUE, INTERACTIVE_QUEUE, STORE_QUEUE
+from embedapp.settings import Settings
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+
+Concurrency = Annotated[
+    int | None,
+    typer.Option(
+        "--concurrency",
+        "-c",
+        help="Prefork children (default: EMBEDAPP_WORKER_CONCURRENCY, "
+        "else one per core). Each loads the model once.",
+    ),
+]
+
+
+def _worker_argv(
+    settings: Settings, *, queues: str | None, name: str, concurrency: int | None
+) -> list[str]:
+    # Without --queues a worker serves the embed queues (see embedapp.worker): the same
+    # command the README gives for adding embed workers on other hosts.
+    argv = ["worker", "--hostname", f"{name}@%h", "--loglevel", settings.log_level]
+    if queues:
+        argv += ["--queues", queues]
+    concurrency = concurrency or settings.worker_concurrency
+    if concurrency:
+        argv += ["--concurrency", str(concurrency)]
+    return argv
+
+
+@app.command()
+def gateway(
+    host: Annotated[str | None, typer.Option(help="Default: EMBEDAPP_GATEWAY_HOST.")] = None,
+    port: Annotated[int | None, typer.Option(help="Default: EMBEDAPP_GATEWAY_PORT.")] = None,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
+) -> None:
+    """Run the HTTP gateway (never loads the model)."""
+    import uvicorn
+
+    settings = settings_or_exit()
+    # uvicorn configures its own loggers only; embedapp's warnings (failed publishes, Redis
+    # errors) need a handler too.
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    uvicorn.run(
+        "embedapp.gateway.app:create_app",
+        factory=True,
+        workers=workers,
+        host=host or settings.gateway_host,
+        port=port or settings.gateway_port,
+        log_level=settings.log_level.lower(),
+    )
+
+
+class Lane(StrEnum):
+    """Which embed queues a worker serves."""
+
+    all = "all"
+    bulk = "bulk"
+    interactive = "interactive"
+
+
+LANE_QUEUES = {Lane.all: None, Lane.bulk: BULK_QUEUE, Lane.interactive: INTERACTIVE_QUEUE}
+
+
+def _embed_worker_argv(settings: Settings, lane: Lane, concurrency: int | None) -> list[str]:
+    name = "embed" if lane is Lane.all else lane.value
+    return _worker_argv(settings, queues=LANE_QUEUES[lane], name=name, concurrency=concurrency)
+
+
+@app.command()
+def worker(
+    concurrency: Concurrency = None,
+    lane: Annotated[
+        Lane,
+        typer.Option(
+            help="all: both embed queues. A worker of its own for `interactive` keeps searches "
+            "and /v1/embeddings fast while bulk ingest runs."
+        ),
+    ] = Lane.all,
+) -> None:
+    """Run an embed worker, one model per prefork child."""
+    settings = settings_or_exit()
+    from embedapp.celery_app import celery_app
+
+    celery_app.worker_main(_embed_worker_argv(settings, lane, concurrency))
+
+
+@app.command("store-worker")
+def store_worker(
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            "--concurrency",
+            "-c",
+            help="Only with EMBEDAPP_QDRANT_URL: embedded Qdrant admits one process.",
+        ),
+    ] = 1,
+) -> None:
+    """Run the store worker: the one owner of the embedded Qdrant store."""
+    if concurrency > 1 and not load_settings().qdrant_url:  # before asking any service
+        console.print(
+            "[red]error:[/] embedded Qdrant admits one process; "
+            "set EMBEDAPP_QDRANT_URL to run more than one store child"
+        )
+        raise typer.Exit(code=2)
+    settings = settings_or_exit()
+    from embedapp.celery_app import celery_app
+
+    celery_app.worker_main(
+        _worker_argv(settings, queues=STORE_QUEUE, name="store", concurrency=concurrency)
+    )
+
+
+CELERY = [sys.executable, "-m", "celery", "-A", "embedapp"]
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _flower_command(settings: Settings, *, address: str, port: int) -> Child:
+    """Flower, with the management API for its Broker page (queue depths)."""
+    # Secrets through the environment, not argv, where `ps` would show them.
+    env = {"FLOWER_BROKER_API": settings.management_api_url}
+    if settings.flower_basic_auth:
+        env["FLOWER_BASIC_AUTH"] = settings.flower_basic_auth.get_secret_value()
+    elif address in LOOPBACK:
+        # Flower's HTTP API (workers, tasks, queue lengths) needs auth or this opt-in; on
+        # loopback only this host's users reach it.
+        env["FLOWER_UNAUTHENTICATED_API"] = "true"
+    return Child("flower", [*CELERY, "flower", f"--port={port}", f"--address={address}"], env=env)
+
+
+@app.command()
+def flower(
+    address: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
+    port: Annotated[int | None, typer.Option(help="Default: EMBEDAPP_FLOWER_PORT.")] = None,
+) -> None:
+    """Run Flower: workers, tasks, and (through RabbitMQ's management API) queue depths."""
+    settings = settings_or_exit(queues=False)
+    command = _flower_command(settings, address=address, port=port or settings.flower_port)
+    os.execve(command.argv[0], command.argv, {**os.environ, **command.env})
+
+
+@app.command()
+def serve(concurrency: Concurrency = None) -> None:
+    """Run gateway, embed worker, store worker and Flower together; Ctrl-C stops them all."""
+    settings = settings_or_exit()
+    workers = [
+        ("store worker", _worker_argv(settings, queues=STORE_QUEUE, name="store", concurrency=1)),
+        # Bulk and interactive lanes in workers of their own: a search never waits for a
+        # child busy with a bulk batch.
+        ("bulk embed worker", _embed_worker_argv(settings, Lane.bulk, concurrency)),
+        # Both with a single-threaded child per core by default (less CPU per text than one
+        # child with every core's threads); the gateway runs a micro-batch per child.
+        ("interactive embed worker", _embed_worker_argv(settings, Lane.interactive, concurrency)),
+    ]
+    management = check_management_api(settings)
+    if management:  # Flower without queue depths is still worth running
+        console.print(f"[yellow]warning:[/] {management}")
+    base = settings.worker_metrics_port
+    children = [
+        Child(
+            name,
+            [*CELERY, *argv],
+            # Three workers on one host: a metrics port each.
+            env={"EMBEDAPP_WORKER_METRICS_PORT": str(base + offset if base else 0)},
+        )
+        for offset, (name, argv) in enumerate(workers)
+    ]
+    children += [
+        Child(
+            "gateway",
+            [sys.executable, "-m", "embedapp", "gateway"],
+            env={"EMBEDAPP_WORKER_CONCURRENCY": str(concurrency)} if concurrency else {},
+        ),
+        _flower_command(settings, address="127.0.0.1", port=settings.flower_port),
+    ]
+    console.print(
+        f"embedapp: gateway http://{settings.gateway_host}:{settings.gateway_port}  "
+        f"flower http://127.0.0.1:{settings.flower_port}  "
+        f"worker metrics {f'ports {base}-{base + 2}' if base else 'off'}"
+    )
+    raise typer.Exit(code=Supervisor(children, console=console).run())
+
+
+app.command("ingest")(ingest)
+app.add_typer(bench_app, name="bench")
+
+
+dlq_app = typer.Typer(
+    help="The dead-letter queue: ingest jobs that failed for good.", no_args_is_help=True
+)
+app.add_typer(dlq_app, name="dlq")
+
+
+@dlq_app.command("list")
+def dlq_list() -> None:
+    """Show the dead messages (they stay in the queue)."""
+    from kombu import Connection
+    from rich.table import Table
+
+    from embedapp.cli import dead_letters
+
+    settings = settings_or_exit(queues=False)
+    with Connection(settings.broker_url) as connection:
+        letters = dead_letters.peek(connection)
+    table = Table(title=f"{len(letters)} dead messages in {dead_letters.DEAD_LETTER_QUEUE.name}")
+    for column in ("task id", "task", "job", "collection", "docs", "from queue", "died at"):
+        table.add_column(column)
+    for letter in letters:
+        table.add_row(
+            letter.task_id,
+            letter.task,
+            letter.job_id or "",
+            letter.collection or "",
+            str(letter.documents or ""),
+            letter.queue,
+            letter.died_at,
+        )
+    Console().print(table)
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    task_ids: Annotated[list[str] | None, typer.Argument(help="Task ids; none: all.")] = None,
+) -> None:
+    """Send dead messages back to their queue with a fresh retry budget."""
+    from kombu import Connection
+
+    from embedapp.cli import dead_letters
+
+    settings = settings_or_exit(queues=False)
+    with Connection(settings.broker_url) as connection:
+        replayed = dead_letters.replay(connection, task_ids=set(task_ids) if task_ids else None)
+    for letter in replayed:
+        console.print(
+            f"replayed {letter.task} {letter.task_id} (job {letter.job_id}) to {letter.routing_key}"
+        )
+    console.print(f"{len(replayed)} replayed")

@@ -1,0 +1,34 @@
+"""What every command does first: read the settings and check the services, or say why not."""
+
+from __future__ import annotations
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from embedapp.cli.preflight import problems
+from embedapp.settings import Settings, get_settings
+
+console = Console(stderr=True)
+
+
+def load_settings() -> Settings:
+    """The settings, or a message per bad EMBEDAPP_ variable and exit code 2 (no traceback)."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = f"EMBEDAPP_{str(error['loc'][0]).upper()}" if error["loc"] else "settings"
+            console.print(f"[red]error:[/] {name}: {error['msg']}", soft_wrap=True)
+        raise typer.Exit(code=2) from None
+
+
+def settings_or_exit(*, queues: bool = True) -> Settings:
+    """The settings, after checking RabbitMQ and Redis answer: a clear message, no traceback."""
+    settings = load_settings()
+    found = problems(settings, queues=queues)
+    for problem in found:
+        console.print(f"[red]error:[/] {problem}", soft_wrap=True)
+    if found:
+        raise typer.Exit(code=2)
+    return settings

@@ -1,0 +1,215 @@
+"""The embedding model: device pick, load once per worker child, encode in batches.
+
+torch and sentence-transformers are imported inside functions so that importing this
+module (the worker parent, the gateway) never pulls them in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from embedapp.model.batching import token_budget_batches
+from embedapp.settings import Settings
+
+if TYPE_CHECKING:
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int], None]
+# Told of every model call: its texts and seconds (the worker records them as metrics).
+BatchObserver = Callable[[int, float], None]
+
+
+def pick_device(requested: str) -> str:
+    """`auto` → cuda, then mps, then cpu; anything else is taken as given (e.g. `cuda:1`)."""
+    import torch
+
+    if requested != "auto":
+        return requested
+    if torch.cuda.is_available():
+        return "cuda"
+    if torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def threads_per_child(concurrency: int, cores: int | None = None) -> int:
+    """Split the cores between prefork children: oversubscribing threads only adds contention."""
+    cores = cores or len(os.sched_getaffinity(0))
+    return max(1, cores // max(1, concurrency))
+
+
+@dataclass
+class Embedder:
+    """A loaded model and what callers need to know about it."""
+
+    model: SentenceTransformer
+    model_id: str
+    device: str
+    batch_size: int
+    max_batch_tokens: int
+    # What each model call runs in (autocast for bfloat16/float16; see embedapp.backends).
+    precision: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext
+    on_batch: BatchObserver | None = None
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model.get_embedding_dimension())
+
+    @property
+    def max_tokens(self) -> int:
+        """Tokens the model reads per text, special tokens included; the rest is cut off."""
+        return int(self.model.max_seq_length)
+
+    @property
+    def max_content_tokens(self) -> int:
+        """Tokens of a text itself that fit in the model's window."""
+        return self.max_tokens - self.model.tokenizer.num_special_tokens_to_add(pair=False)
+
+    def token_counts(self, texts: Sequence[str]) -> list[int]:
+        """Tokens each text takes untruncated, special tokens included."""
+        encoded = self.model.tokenizer(
+            list(texts), add_special_tokens=True, truncation=False, verbose=False
+        )
+        return [len(ids) for ids in encoded["input_ids"]]
+
+    def token_offsets(self, text: str) -> list[tuple[int, int]]:
+        """(start, end) characters of each token of the text."""
+        encoded = self.model.tokenizer(
+            text,
+            add_special_tokens=False,
+            truncation=False,
+            return_offsets_mapping=True,
+            verbose=False,
+        )
+        return [tuple(span) for span in encoded["offset_mapping"]]
+
+    def encode(
+        self,
+        texts: Sequence[str],
+        *,
+        counts: Sequence[int] | None = None,
+        progress: Progress | None = None,
+        normalize: bool = True,
+    ) -> np.ndarray:
+        """float32 vectors (unit length by default) in the caller's order, with progress.
+
+        `counts`: each text's token_counts, when the caller has them already.
+        """
+        if counts is None:
+            counts = self.token_counts(texts) if texts else []
+        lengths = [min(n, self.max_tokens) for n in counts]
+        batches = token_budget_batches(
+            lengths, max_batch_tokens=self.max_batch_tokens, max_batch_size=self.batch_size
+        )
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        done = 0
+        for batch in batches:
+            started = time.perf_counter()
+            with self.precision():
+                out[batch] = self.model.encode(
+                    [texts[i] for i in batch],
+                    batch_size=len(batch),
+                    normalize_embeddings=normalize,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+            if self.on_batch:
+                self.on_batch(len(batch), time.perf_counter() - started)
+            done += len(batch)
+            if progress:
+                progress(done)
+        return out
+
+
+def load_embedder(settings: Settings, *, threads: int | None = None) -> Embedder:
+    """Load the configured model on the best device and warm it up."""
+    if os.path.isdir(settings.model_source):
+        # A local model needs nothing from the hub; never let a load wait on the network.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import torch
+    import transformers
+
+    from embedapp.model import backends
+
+    transformers.utils.logging.disable_progress_bar()  # a tqdm bar per child floods worker logs
+
+    if threads:
+        torch.set_num_threads(threads)
+    device = pick_device(settings.device)
+    dtype = backends.run_dtype(settings, device)
+    model, device = _load_model(settings, device, dtype, threads=threads)
+    embedder = Embedder(
+        model=model,
+        model_id=settings.model_id,
+        device=device,
+        batch_size=settings.batch_size,
+        max_batch_tokens=settings.max_batch_tokens,
+        precision=backends.precision(dtype, device),
+    )
+    embedder.encode(["warm up the kernels and the tokenizer"])
+    log.info(
+        "model %s loaded on %s, backend %s, %s (pid %d, %d threads, dim %d)",
+        settings.model_id,
+        device,
+        settings.backend,
+        dtype,
+        os.getpid(),
+        threads or torch.get_num_threads(),
+        embedder.dimension,
+    )
+    return embedder
+
+
+def _load_model(
+    settings: Settings, device: str, dtype: torch.dtype, *, threads: int | None
+) -> tuple[SentenceTransformer, str]:
+    """The model on its backend, and the device it runs on."""
+    from sentence_transformers import SentenceTransformer
+
+    from embedapp.model import backends
+
+    if settings.backend == "torch":
+        model = SentenceTransformer(settings.model_source, device=device)
+        if device == "cpu":
+            backends.tune_cpu(model, settings, dtype)
+        return model, device
+    if device != "cpu":
+        log.warning("the %s backend runs on the CPU (ONNX Runtime's CPU build)", settings.backend)
+    return backends.load_onnx(settings, threads=threads), "cpu"
+
+
+def content_hash(text: str, model_id: str, chunking: str = "") -> str:
+    """Identifies a text as embedded by one model (and split one way): same hash, same vectors."""
+    return hashlib.sha256(f"{model_id}\0{chunking}\0{text}".encode()).hexdigest()
+
+
+_embedder: Embedder | None = None
+
+
+def init_embedder(
+    settings: Settings, *, threads: int | None = None, on_batch: BatchObserver | None = None
+) -> Embedder:
+    """Load this process's model (called once per worker child)."""
+    global _embedder
+    _embedder = load_embedder(settings, threads=threads)
+    _embedder.on_batch = on_batch
+    return _embedder
+
+
+def get_embedder(settings: Settings) -> Embedder:
+    """This process's model, loading it on first use where no worker signal did."""
+    return _embedder or init_embedder(settings)

@@ -1,0 +1,87 @@
+"""Where messages go: exchanges, queues and task names, shared by every process.
+
+The gateway sends tasks by these names (it never imports the worker's code); the workers
+register their tasks under them; `celeryconfig.py` routes them. Queue arguments are built
+here once, because RabbitMQ refuses a declare whose arguments differ from the queue's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from kombu import Connection, Exchange, Queue
+
+if TYPE_CHECKING:
+    from embedapp.settings import Settings
+
+INTERACTIVE_QUEUE = "embed.interactive"
+BULK_QUEUE = "embed.bulk"
+STORE_QUEUE = "store"
+EMBED_QUEUES = (INTERACTIVE_QUEUE, BULK_QUEUE)
+EXCHANGE = Exchange("embedapp", type="direct", durable=True)
+# Ingest messages that failed for good (retries spent, or their child killed every time)
+# are rejected into this queue, where `embedapp dlq list|replay` finds them.
+DEAD_LETTER_EXCHANGE = Exchange("embedapp.dead", type="fanout", durable=True)
+DEAD_LETTER_QUEUE = Queue("embedapp.dead", DEAD_LETTER_EXCHANGE, durable=True)
+
+# Task names. Embed tasks run on an embed lane, every `store.*` task on the store queue
+# (celeryconfig's task_routes): callers name the task, never the queue.
+EMBED_DOCUMENTS = "embedapp.embed_documents"
+EMBED_TEXTS = "embedapp.embed_texts"
+STORE_TASKS = "embedapp.store.*"
+UPSERT = "embedapp.store.upsert"
+GET_DOCUMENT = "embedapp.store.get_document"
+COLLECTION_INFO = "embedapp.store.collection_info"
+LIST_COLLECTIONS = "embedapp.store.list_collections"
+DELETE_DOCUMENT = "embedapp.store.delete_document"
+DELETE_COLLECTION = "embedapp.store.delete_collection"
+SEARCH = "embedapp.store.search"
+
+# The reader of a broker answers within this, or counts as unreachable.
+TIMEOUT_S = 2.0
+
+
+def task_queues(settings: Settings) -> list[Queue]:
+    """The queues, with the same arguments for every declarer (RabbitMQ refuses a mismatch)."""
+    dead = {"x-dead-letter-exchange": DEAD_LETTER_EXCHANGE.name}
+    # The bound is the old design's asyncio.Queue(maxsize=K): a full queue refuses the
+    # publish (a nack, with confirms on), and the gateway answers 429.
+    bounded = {"x-max-length": settings.queue_max_length, "x-overflow": "reject-publish"}
+    return [
+        Queue(INTERACTIVE_QUEUE, EXCHANGE, routing_key=INTERACTIVE_QUEUE, durable=True),
+        Queue(
+            BULK_QUEUE,
+            EXCHANGE,
+            routing_key=BULK_QUEUE,
+            durable=True,
+            queue_arguments={**dead, **bounded},
+        ),
+        Queue(STORE_QUEUE, EXCHANGE, routing_key=STORE_QUEUE, durable=True, queue_arguments=dead),
+    ]
+
+
+def declare_dead_letters(connection: Connection) -> None:
+    """Make sure rejected messages have somewhere to go (a fanout exchange drops them otherwise)."""
+    DEAD_LETTER_QUEUE(connection.default_channel).declare()
+
+
+def queue_stats(broker_url: str, queues: Iterable[str]) -> dict[str, tuple[int, int]]:
+    """Messages ready and consumers of each queue that exists, read with passive declares
+    (nothing is created); kombu's connection errors propagate (no answer within TIMEOUT_S)."""
+    found = {}
+    with Connection(broker_url, connect_timeout=TIMEOUT_S) as connection:
+        connection.ensure_connection(max_retries=1, timeout=TIMEOUT_S)
+        for queue in queues:
+            with connection.channel() as channel:
+                try:
+                    _, messages, consumers = channel.queue_declare(queue, passive=True)
+                except connection.channel_errors:  # not declared yet
+                    continue
+            found[queue] = (messages, consumers)
+    return found
+
+
+def connection_errors(broker_url: str) -> tuple[type[BaseException], ...]:
+    """The exceptions that mean the broker could not be reached."""
+    return Connection(broker_url).connection_errors

@@ -1,0 +1,85 @@
+"""Worker process lifecycle: which queues a worker serves, and one model per prefork child."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from celery import signals
+
+from embedapp import model, queues
+from embedapp.celery_app import celery_app
+from embedapp.queues import EMBED_QUEUES, INTERACTIVE_QUEUE
+from embedapp.settings import get_settings
+from embedapp.worker import metrics as worker_metrics
+
+log = logging.getLogger(__name__)
+
+
+class _WorkerRole:
+    """Set in the parent before fork, so every child inherits it."""
+
+    concurrency = 1
+    embeds = True
+    queues: tuple[str, ...] = EMBED_QUEUES
+
+
+@signals.celeryd_init.connect
+def _select_queues(sender: str, options: dict[str, Any], **_: Any) -> None:
+    # Without -Q a worker embeds: the store queue needs its single owner (`embedapp
+    # store-worker`) because embedded Qdrant admits only one process.
+    queues = options.get("queues")
+    if not queues:
+        celery_app.amqp.queues.select(list(EMBED_QUEUES))
+        queues = EMBED_QUEUES
+    elif isinstance(queues, str):
+        queues = queues.split(",")
+    _WorkerRole.queues = tuple(queues)
+    _WorkerRole.embeds = any(q in EMBED_QUEUES for q in queues)
+    # Before the children fork, so that they all write where the parent serves from.
+    worker_metrics.use_private_directory()
+
+
+@signals.worker_init.connect
+def _prepare(sender: Any, **_: Any) -> None:
+    _WorkerRole.concurrency = int(sender.concurrency or 1)
+    with celery_app.connection_for_write() as connection:
+        queues.declare_dead_letters(connection)
+    port = get_settings().worker_metrics_port
+    if port:
+        worker_metrics.serve(port)
+
+
+@signals.worker_shutdown.connect
+def _clean_up(**_: Any) -> None:
+    worker_metrics.remove_directory()
+
+
+@signals.task_failure.connect
+def _count_failure(sender: Any, **_: Any) -> None:
+    worker_metrics.metrics().task_failures.labels(sender.name).inc()
+
+
+@signals.task_retry.connect
+def _count_retry(sender: Any, **_: Any) -> None:
+    worker_metrics.metrics().task_retries.labels(sender.name).inc()
+
+
+@signals.worker_process_init.connect
+def _load_model(**_: Any) -> None:
+    # Runs in each prefork child after fork: never load torch in the parent (CUDA forbids
+    # it after fork, and OpenMP thread pools do not survive it).
+    if not _WorkerRole.embeds:
+        return
+    if _WorkerRole.queues == (INTERACTIVE_QUEUE,):
+        # This child shares its host's cores with the gateway answering the same requests:
+        # OpenMP threads that spin while they wait would take turns away from it.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    settings = get_settings()
+    model.init_embedder(
+        settings,
+        threads=model.threads_per_child(_WorkerRole.concurrency),
+        on_batch=worker_metrics.record_batch,
+    )
+    log.info("pid %d serves %s", os.getpid(), ",".join(_WorkerRole.queues))

@@ -1,0 +1,183 @@
+"""Tasks that own Qdrant: write ingest jobs, read, search, delete."""
+
+from functools import lru_cache
+from typing import Any
+
+from qdrant_client import models
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+from embedapp import queues
+from embedapp.celery_app import celery_app
+from embedapp.errors import EmbedappError
+from embedapp.messages import (
+    EMBEDDED_JOB_REPR,
+    Counts,
+    EmbeddedJob,
+    EmbeddedTexts,
+    IngestJob,
+    PointIn,
+    decode_vector,
+)
+from embedapp.settings import get_settings
+from embedapp.store.hash_index import get_hash_index
+from embedapp.store.qdrant import VectorStore, open_store, point_id
+from embedapp.worker.metrics import metrics
+
+# Qdrant server hiccups are worth retrying; a wrong model or a missing collection is not
+# (EmbedappError: the client's mistake, logged without a traceback).
+RETRY_ON = (ResponseHandlingException, UnexpectedResponse, ConnectionError, TimeoutError)
+RETRIES = {
+    "throws": (EmbedappError,),
+    "autoretry_for": RETRY_ON,
+    "retry_backoff": True,
+    "retry_backoff_max": 60,
+    "max_retries": 5,
+}
+
+
+@lru_cache(maxsize=1)
+def _store() -> VectorStore:
+    # Opened in the store worker's child on first use: embedded Qdrant admits one process.
+    return open_store(get_settings())
+
+
+def _point(collection: str, model_id: str, point: PointIn) -> models.PointStruct:
+    payload: dict[str, Any] = {
+        "doc_id": point.doc_id,
+        "text": point.text,
+        "metadata": point.metadata,
+        "content_hash": point.content_hash,
+        "model": model_id,
+    }
+    chunk = None
+    if point.chunk:
+        payload["chunk"] = point.chunk.model_dump()
+        chunk = point.chunk.index
+    return models.PointStruct(
+        id=point_id(collection, point.doc_id, chunk),
+        vector=decode_vector(point.vector_b64),
+        payload=payload,
+    )
+
+
+# Like embed_documents: a job that fails for good goes to the dead-letter queue.
+@celery_app.task(name=queues.UPSERT, bind=True, acks_on_failure_or_timeout=False, **RETRIES)
+def upsert(self: Any, embedded: dict[str, Any]) -> dict[str, Any]:
+    """Write a job's points and drop what they replace; the return value is the job's result."""
+    job = EmbeddedJob.model_validate(embedded)
+    store = _store()
+    # One read for both: what the written documents replace, and whether the skipped ones
+    # are really held (the hash index is a cache: trust it only for what the store holds).
+    written_ids = list(dict.fromkeys(p.doc_id for p in job.points))
+    held = store.stored_versions(job.collection, written_ids + [d.id for d in job.skipped])
+    if job.points:
+        recorded = metrics()
+        with recorded.upsert_seconds.time():
+            _write(store, job, previous={d: held[d] for d in written_ids if d in held})
+        recorded.points_stored.inc(len(job.points))
+    missing = [d for d in job.skipped if held.get(d.id, ("",))[0] != d.content_hash]
+    if missing:
+        second_pass = IngestJob(
+            job_id=job.job_id,
+            collection=job.collection,
+            model=job.model,
+            documents=missing,
+            chunking=job.chunking,
+            use_index=False,
+            carried=Counts(
+                embedded=job.embedded,
+                unchanged=job.unchanged - len(missing),
+                truncated=job.truncated,
+            ),
+        )
+        # Keeps this task's id, so the job ends when the second pass is stored.
+        raise self.replace(
+            celery_app.signature(
+                queues.EMBED_DOCUMENTS,
+                args=(second_pass.model_dump(),),
+                argsrepr=second_pass.summary(),
+            )
+            | self.signature(argsrepr=EMBEDDED_JOB_REPR)
+        )
+    return {
+        "collection": job.collection,
+        "total": job.total,
+        "done": job.total,
+        "embedded": job.embedded,
+        "unchanged": job.unchanged,
+        "stored": job.embedded,
+        "truncated": job.truncated,
+    }
+
+
+def _write(
+    store: VectorStore, job: EmbeddedJob, *, previous: dict[str, tuple[str, list[str]]]
+) -> None:
+    """Upsert the job's points, drop the chunks they replace, remember their hashes."""
+    store.ensure_collection(job.collection, dimension=job.dimension, model=job.model)
+    hashes = {p.doc_id: p.content_hash for p in job.points}
+    points = [_point(job.collection, job.model, p) for p in job.points]
+    store.upsert(job.collection, points)
+    # A changed document may have had more chunks than it has now.
+    written = {str(p.id) for p in points}
+    store.delete_points(
+        job.collection, [pid for _, ids in previous.values() for pid in ids if pid not in written]
+    )
+    get_hash_index().remember(job.collection, hashes)
+
+
+@celery_app.task(name=queues.GET_DOCUMENT, **RETRIES)
+def get_document(collection: str, doc_id: str, with_vector: bool = False) -> dict[str, Any]:
+    """One stored document, read through the store's owner."""
+    return _store().get_document(collection, doc_id, with_vector=with_vector).model_dump()
+
+
+@celery_app.task(name=queues.COLLECTION_INFO, **RETRIES)
+def collection_info(collection: str) -> dict[str, Any]:
+    """A collection's size, dimension and model."""
+    return _store().info(collection).model_dump()
+
+
+@celery_app.task(name=queues.LIST_COLLECTIONS, **RETRIES)
+def list_collections() -> list[dict[str, Any]]:
+    """Every collection."""
+    return [c.model_dump() for c in _store().list_collections()]
+
+
+@celery_app.task(name=queues.DELETE_DOCUMENT, **RETRIES)
+def delete_document(collection: str, doc_id: str) -> dict[str, Any]:
+    """Remove a document and all its chunks."""
+    deleted = _store().delete_document(collection, doc_id)
+    get_hash_index().forget(collection, [doc_id])
+    return {"kind": "delete", "collection": collection, "deleted": deleted}
+
+
+@celery_app.task(name=queues.DELETE_COLLECTION, **RETRIES)
+def delete_collection(collection: str) -> dict[str, Any]:
+    """Remove a collection and everything in it."""
+    deleted = _store().delete_collection(collection)
+    get_hash_index().forget(collection)
+    return {"kind": "delete", "collection": collection, "deleted": deleted}
+
+
+@celery_app.task(name=queues.SEARCH, **RETRIES)
+def search(
+    query: dict[str, Any],
+    collection: str,
+    *,
+    top_k: int,
+    conditions: dict[str, Any],
+    with_text: bool,
+) -> dict[str, Any]:
+    """The nearest documents to a query the gateway had embedded (micro-batched)."""
+    embedded = EmbeddedTexts.model_validate(query)
+    store = _store()
+    store.check_model(collection, model=embedded.model)
+    hits = store.search(
+        collection,
+        decode_vector(embedded.vectors_b64[0]),
+        top_k=top_k,
+        conditions=conditions,
+        with_text=with_text,
+    )
+    return {"model": embedded.model, "hits": [h.model_dump(exclude_none=True) for h in hits]}

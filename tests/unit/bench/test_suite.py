@@ -1,0 +1,48 @@
+"""`embedapp bench`'s report: ratios from the rows of one run, a JSON file and a PNG chart."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from rich.console import Console
+
+from embedapp.bench.suite import Plan, Row, report, write
+from embedapp.bench.targets import Config
+
+
+def test_ratios_table_json_and_chart(tmp_path: Path) -> None:
+    plan = Plan(
+        documents=[{"id": "1", "text": "x"}] * 10,
+        queries=["q"],
+        backends=(("onnx-int8", "float32"),),
+    )
+    int8 = Config(backend="onnx-int8")
+    rows = [
+        Row("SentenceTransformer.encode(batch_size=32)", "in-process", 100.0),
+        Row("embedapp batcher, in-process", "in-process", 125.0),
+        Row("embedapp batcher, in-process, 64 texts per call", "in-process", 100.0),
+        Row("old design", "old-design", 50.0),
+        Row(f"embedapp end to end, {Config().label}", "end-to-end", 130.0, asdict(Config()),
+            {"child_rss_mib": 600}),
+        Row("64 concurrent one-text /v1/embeddings callers", "callers", 80.0, asdict(Config())),
+        Row(f"embedapp end to end, {int8.label}", "end-to-end", 260.0, asdict(int8),
+            {"mean_cosine": 0.991, "min_cosine": 0.97, "recall_at_10": 0.96}),
+    ]  # fmt: skip
+    console = Console(record=True, width=200)
+    result = report(rows, plan, console)
+    assert result["ratios"] == {
+        "end_to_end_fp32 / encode_bs32": 1.3,
+        "end_to_end_fp32 / batcher": 1.04,
+        "end_to_end_onnx-int8_float32 / end_to_end_fp32": 2.0,
+        "end_to_end_onnx-int8_float32 / old_design": 5.2,
+        "64_callers / encode_bs32": 0.8,
+        "64_callers / batcher_64_per_call": 0.8,
+    }
+    printed = console.export_text()
+    assert "cos 0.9910/0.9700 r@10 0.960" in printed and "600 MiB" in printed
+
+    json_path, png_path = write(result, tmp_path)
+    assert json.loads(json_path.read_text())["ratios"] == result["ratios"]
+    assert png_path.read_bytes().startswith(b"\x89PNG")

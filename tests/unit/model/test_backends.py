@@ -1,0 +1,243 @@
+"""Each backend loads from local files with no network, matches torch float32, and a
+backend or dtype that does not exist stops startup with a clear message."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from embedapp import model
+from embedapp.model import backends, packed_linear
+from embedapp.model.packed_linear import PackedLinear
+from embedapp.settings import Settings
+
+TEXTS = [
+    "Qdrant stores vectors.",
+    "A much longer sentence about rivers, engines and markets " * 3,
+    "word " * 400,  # past the model's window
+]
+
+
+@pytest.fixture
+def offline(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Any connection off this machine fails the test: loading must need no hub."""
+    real_connect = socket.socket.connect
+
+    def connect(self: socket.socket, address: Any) -> None:
+        host = address[0] if isinstance(address, tuple) else address
+        if host not in ("127.0.0.1", "::1", "localhost") and not str(host).startswith("/"):
+            raise AssertionError(f"a backend load tried to reach {address}")
+        real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    yield
+
+
+@pytest.fixture(scope="module")
+def reference() -> np.ndarray:
+    """torch float32 on its own kernels."""
+    settings = Settings(_env_file=None, device="cpu", cpu_matmul="default")
+    return model.load_embedder(settings, threads=1).encode(TEXTS)
+
+
+@pytest.mark.parametrize(
+    ("backend", "dtype", "mean_cosine"),
+    [
+        ("torch", "bfloat16", 0.999),
+        ("onnx", "float32", 0.9999),
+        ("onnx-int8", "float32", 0.97),
+    ],
+)
+def test_each_backend_loads_offline_and_agrees_with_float32(
+    backend: str,
+    dtype: str,
+    mean_cosine: float,
+    reference: np.ndarray,
+    offline: None,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    settings = Settings(
+        _env_file=None,
+        device="cpu",
+        backend=backend,
+        dtype=dtype,
+        data_dir=tmp_path_factory.getbasetemp() / "backends",
+    )
+    embedder = model.load_embedder(settings, threads=1)
+    vectors = embedder.encode(TEXTS)
+    assert vectors.shape == reference.shape
+    assert np.sum(vectors * reference, axis=1).mean() > mean_cosine
+    if backend != "torch":
+        folder = backends.onnx_cache(settings)
+        assert (folder / backends.ONNX_FILE).exists()  # exported once, next to the data
+
+
+def test_the_onnx_export_is_reused(tmp_path: Path, offline: None) -> None:
+    settings = Settings(_env_file=None, device="cpu", backend="onnx", data_dir=tmp_path)
+    model.load_embedder(settings, threads=1)
+    exported = backends.onnx_cache(settings) / backends.ONNX_FILE
+    stamp = exported.stat().st_mtime_ns
+    model.load_embedder(settings, threads=1)
+    assert exported.stat().st_mtime_ns == stamp
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_the_onednn_kernel_replaces_every_linear_layer_and_agrees(
+    dtype: str, reference: np.ndarray, offline: None
+) -> None:
+    import torch
+
+    if dtype == "bfloat16" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        pytest.skip("this CPU has no bfloat16 kernels")  # the float32 case still runs
+    settings = Settings(_env_file=None, device="cpu", dtype=dtype, cpu_matmul="onednn")
+    embedder = model.load_embedder(settings, threads=1)
+    layers = list(embedder.model.modules())
+    assert not any(isinstance(layer, torch.nn.Linear) for layer in layers)
+    packed = sum(isinstance(layer, PackedLinear) for layer in layers)
+    assert packed == 6 * 6 + 1  # six in each of the six blocks, and the pooler
+    cosines = np.sum(embedder.encode(TEXTS) * reference, axis=1)
+    assert cosines.min() > (0.99999 if dtype == "float32" else 0.999)
+
+
+def test_packed_linear_matches_nn_linear_on_any_batch_shape() -> None:
+    import torch
+
+    linear = torch.nn.Linear(8, 3)
+    packed = PackedLinear(linear, torch.float32)
+    for shape in ((5, 8), (2, 7, 8)):
+        tokens = torch.randn(shape)
+        with torch.inference_mode():
+            assert torch.allclose(packed(tokens), linear(tokens), atol=1e-5)
+    without_bias = torch.nn.Linear(8, 3, bias=False)
+    with torch.inference_mode():
+        assert torch.allclose(
+            PackedLinear(without_bias, torch.float32)(tokens), without_bias(tokens), atol=1e-5
+        )
+
+
+@pytest.mark.parametrize(
+    ("asked", "default_ms", "onednn_ms", "chosen"),
+    [
+        ("auto", 9.0, 6.0, "onednn"),
+        ("auto", 6.0, 9.0, "default"),
+        ("default", 9.0, 6.0, "default"),
+        ("onednn", 6.0, 9.0, "onednn"),
+    ],
+)
+def test_the_cpu_kernel_is_the_faster_unless_one_is_asked_for(
+    asked: str,
+    default_ms: float,
+    onednn_ms: float,
+    chosen: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import torch
+
+    times = {"default": default_ms, "onednn": onednn_ms}
+    monkeypatch.setattr(backends, "_matmul_ms", lambda dtype, kernel: times[kernel])
+    layers = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU())
+    settings = Settings(_env_file=None, cpu_matmul=asked)
+    assert backends.tune_cpu(layers, settings, torch.float32) == chosen
+    assert isinstance(layers[0], PackedLinear) == (chosen == "onednn")
+
+
+def test_onednn_asked_for_where_torch_lacks_it_says_so_and_runs_the_default(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import torch
+
+    monkeypatch.setattr(packed_linear, "available", lambda: False)
+    monkeypatch.setattr(backends, "_matmul_ms", lambda dtype, kernel: 5.0)
+    layer = torch.nn.Linear(4, 4)
+    with caplog.at_level("WARNING"):
+        chosen = backends.tune_cpu(
+            layer, Settings(_env_file=None, cpu_matmul="onednn"), torch.float32
+        )
+    assert chosen == "default"
+    assert "EMBEDAPP_CPU_MATMUL=onednn: this torch has no oneDNN packed linear" in caplog.text
+
+
+def test_bfloat16_without_cpu_support_says_so_and_runs_float32(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+    settings = Settings(_env_file=None, dtype="bfloat16")
+    with caplog.at_level("WARNING"):
+        dtype = backends.run_dtype(settings, "cpu")
+    assert "no bfloat16 instructions" in caplog.text
+    assert dtype == torch.float32
+    with backends.precision(dtype, "cpu")():
+        assert not torch.is_autocast_enabled("cpu")
+
+
+def test_bfloat16_slower_than_float32_on_this_cpu_says_so(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
+    monkeypatch.setattr(
+        backends, "_matmul_ms", lambda dtype, kernel: 14.0 if dtype == torch.bfloat16 else 8.5
+    )
+    settings = Settings(_env_file=None, dtype="bfloat16")
+    dtype = backends.run_dtype(settings, "cpu")
+    with caplog.at_level("WARNING"):
+        backends.tune_cpu(torch.nn.Linear(4, 4), settings, dtype)
+    assert "takes 14.0 ms on this CPU against 8.5 ms in float32" in caplog.text
+    with backends.precision(dtype, "cpu")():  # what was asked for still runs
+        assert torch.get_autocast_dtype("cpu") == torch.bfloat16
+
+
+@pytest.mark.parametrize("kernel", ["default", "onednn"])
+def test_a_matmul_is_timed_in_each_dtype(kernel: str) -> None:
+    import torch
+
+    assert 0 < backends._matmul_ms(torch.float32, kernel) < 1000
+    assert 0 < backends._matmul_ms(torch.bfloat16, kernel) < 1000
+
+
+def test_float16_is_refused_on_cpu_and_used_on_cuda(caplog: pytest.LogCaptureFixture) -> None:
+    import torch
+
+    settings = Settings(_env_file=None, dtype="float16")
+    with caplog.at_level("WARNING"):
+        assert backends.run_dtype(settings, "cpu") == torch.float32
+    assert "float16 is not supported on cpu" in caplog.text
+    assert backends.run_dtype(settings, "cuda") == torch.float16
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"EMBEDAPP_BACKEND": "tensorrt"}, "EMBEDAPP_BACKEND: Input should be 'torch', 'onnx' or"),
+        ({"EMBEDAPP_DTYPE": "int4"}, "EMBEDAPP_DTYPE: Input should be 'float32', 'bfloat16' or"),
+        (
+            {"EMBEDAPP_BACKEND": "onnx", "EMBEDAPP_DTYPE": "bfloat16"},
+            "EMBEDAPP_DTYPE=bfloat16 applies to the torch backend",
+        ),
+    ],
+)
+def test_an_unknown_backend_or_dtype_stops_the_worker_with_a_clear_message(
+    env: dict[str, str], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None)
+    done = subprocess.run(
+        [sys.executable, "-m", "embedapp", "worker"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr

@@ -1,0 +1,181 @@
+import shutil
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from qdrant_client import models
+
+from embedapp.errors import ConflictError, NotFoundError
+from embedapp.settings import Settings
+from embedapp.store.qdrant import VectorStore, open_store, point_id
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> VectorStore:
+    store = open_store(Settings(_env_file=None, data_dir=tmp_path))
+    store.ensure_collection("c", dimension=3, model="m")
+    return store
+
+
+def _point(
+    doc_id: str, vector: list[float], text: str = "t", chunk: dict | None = None, **metadata: object
+) -> models.PointStruct:
+    payload = {
+        "doc_id": doc_id,
+        "text": text,
+        "metadata": metadata,
+        "content_hash": f"h-{text}",
+        "model": "m",
+    }
+    if chunk:
+        payload["chunk"] = chunk
+    return models.PointStruct(
+        id=point_id("c", doc_id, chunk["index"] if chunk else None), vector=vector, payload=payload
+    )
+
+
+def _chunked(doc_id: str, pieces: list[str]) -> list[models.PointStruct]:
+    spans, start = [], 0
+    for piece in pieces:
+        spans.append((start, start + len(piece)))
+        start += len(piece) - 2  # neighbours overlap by two characters
+    return [
+        _point(
+            doc_id,
+            [1, 0, i],
+            text=piece,
+            chunk={"index": i, "count": len(pieces), "start": s, "end": e},
+        )
+        for i, (piece, (s, e)) in enumerate(zip(pieces, spans, strict=True))
+    ]
+
+
+def test_point_ids_are_deterministic_per_collection_document_and_chunk() -> None:
+    assert point_id("c", "a") == point_id("c", "a")
+    assert (
+        len(
+            {
+                point_id("c", "a"),
+                point_id("c", "b"),
+                point_id("d", "a"),
+                point_id("c", "a", 0),
+                point_id("c", "a", 1),
+            }
+        )
+        == 5
+    )
+
+
+def test_upserting_the_same_documents_twice_keeps_one_point_each(store: VectorStore) -> None:
+    for _ in range(2):
+        store.upsert("c", [_point("a", [1, 0, 0]), _point("b", [0, 1, 0])])
+    info = store.info("c")
+    assert (info.points, info.dimension, info.model) == (2, 3, "m")
+
+
+def _rows_in_database_file(tmp_path: Path, collection: str) -> int:
+    """Points in the collection's SQLite file alone: what a crash right now would keep."""
+    files = list(Settings(_env_file=None, data_dir=tmp_path).embedded_qdrant_path.rglob("*.sqlite"))
+    (database,) = [f for f in files if f.parent.name == collection]
+    copy = tmp_path / "copy.sqlite"
+    shutil.copyfile(database, copy)  # without the -wal file beside it
+    with closing(sqlite3.connect(copy)) as db:
+        return int(db.execute("SELECT count(*) FROM points").fetchone()[0])
+
+
+def test_embedded_writes_are_in_the_database_file_when_they_return(
+    store: VectorStore, tmp_path: Path
+) -> None:
+    # Embedded writes sync once per call (WAL + checkpoint), not once per point.
+    store.upsert("c", [_point(str(i), [1, 0, i]) for i in range(300)])
+    assert _rows_in_database_file(tmp_path, "c") == 300
+    # Reaching qdrant-client's SQLite connection is what makes it fast: if a new version
+    # hides it, writes stay durable but slow, and this says so.
+    db = store._sqlite("c")
+    assert db is not None and db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    store.delete_points("c", [point_id("c", str(i)) for i in range(100)])
+    assert _rows_in_database_file(tmp_path, "c") == 200
+    store.delete_document("c", "150")
+    assert _rows_in_database_file(tmp_path, "c") == 199
+
+
+def test_a_document_reads_back_with_payload_and_vector(store: VectorStore) -> None:
+    store.upsert("c", [_point("a", [0.6, 0.8, 0], text="hello", k="v")])
+    found = store.get_document("c", "a", with_vector=True)
+    assert (found.id, found.text, found.metadata, found.chunks) == ("a", "hello", {"k": "v"}, None)
+    assert found.vector == pytest.approx([0.6, 0.8, 0.0])
+    with pytest.raises(NotFoundError):
+        store.get_document("c", "missing")
+    with pytest.raises(NotFoundError):
+        store.get_document("no-such-collection", "a")
+
+
+def test_a_chunked_document_reads_back_whole(store: VectorStore) -> None:
+    store.upsert("c", _chunked("a", ["abcdef", "efghij", "ijk"]))
+    found = store.get_document("c", "a")
+    assert found.text == "abcdefghijk"
+    assert [c.index for c in found.chunks or []] == [0, 1, 2]
+
+
+def test_stored_versions_name_every_point_of_a_document(store: VectorStore) -> None:
+    store.upsert("c", [_point("plain", [1, 0, 0], text="x"), *_chunked("split", ["abc", "bcd"])])
+    versions = store.stored_versions("c", ["plain", "split", "absent"])
+    assert versions == {
+        "plain": ("h-x", [point_id("c", "plain")]),
+        "split": ("h-abc", [point_id("c", "split", 0), point_id("c", "split", 1)]),
+    }
+
+
+def test_deleting_a_document_removes_all_its_chunks(store: VectorStore) -> None:
+    store.upsert("c", [*_chunked("a", ["abc", "bcd", "cde"]), _point("b", [0, 1, 0])])
+    assert store.delete_document("c", "a") == 3
+    assert store.info("c").points == 1
+    with pytest.raises(NotFoundError):
+        store.delete_document("c", "a")
+
+
+def test_search_ranks_by_cosine_and_filters_on_metadata(store: VectorStore) -> None:
+    store.upsert(
+        "c",
+        [
+            _point("x", [1, 0, 0], lang="en", n=1),
+            _point("y", [0.9, 0.1, 0], lang="fr", n=2),
+            _point("z", [0, 1, 0], lang="en", n=3),
+        ],
+    )
+    hits = store.search("c", [1, 0, 0], top_k=3, conditions={}, with_text=True)
+    assert [h.id for h in hits] == ["x", "y", "z"]
+    assert hits[0].score == pytest.approx(1.0)
+    english = store.search("c", [1, 0, 0], top_k=3, conditions={"lang": "en"}, with_text=False)
+    assert [h.id for h in english] == ["x", "z"] and english[0].text is None
+    some = store.search("c", [1, 0, 0], top_k=3, conditions={"n": [2, 3]}, with_text=True)
+    assert [h.id for h in some] == ["y", "z"]
+
+
+def test_collections_are_listed_and_deleted(store: VectorStore) -> None:
+    store.ensure_collection("b", dimension=3, model="m")
+    store.upsert("c", [_point("a", [1, 0, 0])])
+    assert [(c.name, c.points) for c in store.list_collections()] == [("b", 0), ("c", 1)]
+    assert store.delete_collection("c") == 1
+    with pytest.raises(NotFoundError):
+        store.info("c")
+
+
+def test_a_collection_refuses_another_model(store: VectorStore) -> None:
+    store.ensure_collection("c", dimension=3, model="m")
+    with pytest.raises(ConflictError, match="'m'.*'other'"):
+        store.ensure_collection("c", dimension=3, model="other")
+    with pytest.raises(ConflictError, match="3-d"):
+        store.ensure_collection("c", dimension=4, model="m")
+    assert store.check_model("absent", model="other") is False
+
+
+def test_an_unreachable_qdrant_server_raises_what_store_tasks_retry() -> None:
+    from embedapp.worker.store import RETRY_ON, upsert
+
+    store = open_store(Settings(_env_file=None, qdrant_url="http://127.0.0.1:1"))
+    with pytest.raises(RETRY_ON):
+        store.client.collection_exists("c")
+    assert set(RETRY_ON) <= set(upsert.autoretry_for) and upsert.max_retries == 5
+    assert upsert.retry_backoff
