@@ -27,7 +27,13 @@ class Settings(BaseSettings):
     result_expires_s: int = Field(7 * 24 * 3600, gt=0)
 
     data_dir: Path = Path.home() / ".local" / "share" / "embedapp"
+    # The embedded store's engine: Qdrant Edge (Qdrant's engine in-process), or qdrant-client's
+    # local mode (small data only; what older embedapp wrote, and the tests' server stand-in).
+    embedded_store: Literal["edge", "local"] = "edge"
     qdrant_path: Path | None = None
+    # Edge: an HNSW index is built (in a process of its own) once a collection holds this many
+    # points searched without one; 0: never (every search scans).
+    index_after_points: int = Field(20_000, ge=0)
     qdrant_url: str | None = None
     qdrant_api_key: SecretStr | None = None
 
@@ -108,8 +114,10 @@ class Settings(BaseSettings):
 
     @property
     def embedded_qdrant_path(self) -> Path:
-        """Where embedded (local-mode) Qdrant keeps its files."""
-        return self.qdrant_path or self.data_dir / "qdrant"
+        """Where the embedded store keeps its files."""
+        return self.qdrant_path or self.data_dir / (
+            "qdrant-edge" if self.embedded_store == "edge" else "qdrant"
+        )
 
     @property
     def management_api_url(self) -> str:

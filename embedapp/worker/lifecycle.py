@@ -25,6 +25,11 @@ class _WorkerRole:
     queues: tuple[str, ...] = EMBED_QUEUES
 
 
+def serves(queue: str) -> bool:
+    """Whether this worker consumes the queue (in a child: as its parent was started)."""
+    return queue in _WorkerRole.queues
+
+
 @signals.celeryd_init.connect
 def _select_queues(sender: str, options: dict[str, Any], **_: Any) -> None:
     # Without -Q a worker embeds: the store queue needs its single owner (`embedapp

@@ -3,7 +3,7 @@
 from functools import lru_cache
 from typing import Any
 
-from qdrant_client import models
+from celery import signals
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from embedapp import queues
@@ -19,8 +19,9 @@ from embedapp.messages import (
     decode_vector,
 )
 from embedapp.settings import get_settings
+from embedapp.store import Point, VectorStore, open_store, point_id
 from embedapp.store.hash_index import get_hash_index
-from embedapp.store.qdrant import VectorStore, open_store, point_id
+from embedapp.worker import lifecycle
 from embedapp.worker.metrics import metrics
 
 # Qdrant server hiccups are worth retrying; a wrong model or a missing collection is not
@@ -41,7 +42,22 @@ def _store() -> VectorStore:
     return open_store(get_settings())
 
 
-def _point(collection: str, model_id: str, point: PointIn) -> models.PointStruct:
+@signals.worker_process_init.connect
+def _open_store(**_: Any) -> None:
+    # In the store worker's child, at start: a store that cannot open fails the worker
+    # visibly, and what it finds (older data to migrate) is logged before the first task.
+    if lifecycle.serves(queues.STORE_QUEUE):
+        _store()
+
+
+@signals.worker_process_shutdown.connect
+def _close_store(**_: Any) -> None:
+    # Releases the embedded store's files and stops an index build it started.
+    if _store.cache_info().currsize:
+        _store().close()
+
+
+def _point(collection: str, model_id: str, point: PointIn) -> Point:
     payload: dict[str, Any] = {
         "doc_id": point.doc_id,
         "text": point.text,
@@ -53,7 +69,7 @@ def _point(collection: str, model_id: str, point: PointIn) -> models.PointStruct
     if point.chunk:
         payload["chunk"] = point.chunk.model_dump()
         chunk = point.chunk.index
-    return models.PointStruct(
+    return Point(
         id=point_id(collection, point.doc_id, chunk),
         vector=decode_vector(point.vector_b64),
         payload=payload,

@@ -11,7 +11,9 @@ def test_defaults_point_at_local_services_and_the_bundled_model() -> None:
     assert settings.result_backend == "redis://127.0.0.1:6379/0"
     assert settings.model_id == BUNDLED_MODEL_NAME
     assert (Path(settings.model_source) / "modules.json").is_file()
-    assert settings.embedded_qdrant_path == settings.data_dir / "qdrant"
+    assert settings.embedded_qdrant_path == settings.data_dir / "qdrant-edge"
+    local = Settings(_env_file=None, embedded_store="local")
+    assert local.embedded_qdrant_path == local.data_dir / "qdrant"  # where older embedapp wrote
     assert settings.device == "auto"
 
 

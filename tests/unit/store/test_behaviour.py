@@ -1,26 +1,33 @@
-import shutil
-import sqlite3
-from contextlib import closing
+"""What embedapp needs of a store, held on both engines: Qdrant Edge (the embedded default)
+and qdrant-client, here in local mode, which speaks a Qdrant server's API."""
+
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from qdrant_client import models
 
 from embedapp.errors import ConflictError, NotFoundError
 from embedapp.settings import Settings
-from embedapp.store.qdrant import VectorStore, open_store, point_id
+from embedapp.store import Point, VectorStore, open_store, point_id
+
+ENGINES = ["edge", "local"]
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> VectorStore:
-    store = open_store(Settings(_env_file=None, data_dir=tmp_path))
+def settings(tmp_path: Path, engine: str) -> Settings:
+    return Settings(_env_file=None, data_dir=tmp_path, embedded_store=engine)
+
+
+@pytest.fixture(params=ENGINES)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStore]:
+    store = open_store(settings(tmp_path, request.param))
     store.ensure_collection("c", dimension=3, model="m")
-    return store
+    yield store
+    store.close()
 
 
 def _point(
     doc_id: str, vector: list[float], text: str = "t", chunk: dict | None = None, **metadata: object
-) -> models.PointStruct:
+) -> Point:
     payload = {
         "doc_id": doc_id,
         "text": text,
@@ -30,12 +37,14 @@ def _point(
     }
     if chunk:
         payload["chunk"] = chunk
-    return models.PointStruct(
-        id=point_id("c", doc_id, chunk["index"] if chunk else None), vector=vector, payload=payload
+    return Point(
+        id=point_id("c", doc_id, chunk["index"] if chunk else None),
+        vector=[float(x) for x in vector],
+        payload=payload,
     )
 
 
-def _chunked(doc_id: str, pieces: list[str]) -> list[models.PointStruct]:
+def _chunked(doc_id: str, pieces: list[str]) -> list[Point]:
     spans, start = [], 0
     for piece in pieces:
         spans.append((start, start + len(piece)))
@@ -72,32 +81,6 @@ def test_upserting_the_same_documents_twice_keeps_one_point_each(store: VectorSt
         store.upsert("c", [_point("a", [1, 0, 0]), _point("b", [0, 1, 0])])
     info = store.info("c")
     assert (info.points, info.dimension, info.model) == (2, 3, "m")
-
-
-def _rows_in_database_file(tmp_path: Path, collection: str) -> int:
-    """Points in the collection's SQLite file alone: what a crash right now would keep."""
-    files = list(Settings(_env_file=None, data_dir=tmp_path).embedded_qdrant_path.rglob("*.sqlite"))
-    (database,) = [f for f in files if f.parent.name == collection]
-    copy = tmp_path / "copy.sqlite"
-    shutil.copyfile(database, copy)  # without the -wal file beside it
-    with closing(sqlite3.connect(copy)) as db:
-        return int(db.execute("SELECT count(*) FROM points").fetchone()[0])
-
-
-def test_embedded_writes_are_in_the_database_file_when_they_return(
-    store: VectorStore, tmp_path: Path
-) -> None:
-    # Embedded writes sync once per call (WAL + checkpoint), not once per point.
-    store.upsert("c", [_point(str(i), [1, 0, i]) for i in range(300)])
-    assert _rows_in_database_file(tmp_path, "c") == 300
-    # Reaching qdrant-client's SQLite connection is what makes it fast: if a new version
-    # hides it, writes stay durable but slow, and this says so.
-    db = store._sqlite("c")
-    assert db is not None and db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    store.delete_points("c", [point_id("c", str(i)) for i in range(100)])
-    assert _rows_in_database_file(tmp_path, "c") == 200
-    store.delete_document("c", "150")
-    assert _rows_in_database_file(tmp_path, "c") == 199
 
 
 def test_a_document_reads_back_with_payload_and_vector(store: VectorStore) -> None:
@@ -171,11 +154,15 @@ def test_a_collection_refuses_another_model(store: VectorStore) -> None:
     assert store.check_model("absent", model="other") is False
 
 
-def test_an_unreachable_qdrant_server_raises_what_store_tasks_retry() -> None:
-    from embedapp.worker.store import RETRY_ON, upsert
-
-    store = open_store(Settings(_env_file=None, qdrant_url="http://127.0.0.1:1"))
-    with pytest.raises(RETRY_ON):
-        store.client.collection_exists("c")
-    assert set(RETRY_ON) <= set(upsert.autoretry_for) and upsert.max_retries == 5
-    assert upsert.retry_backoff
+@pytest.mark.parametrize("engine", ENGINES)
+def test_what_was_written_is_there_after_reopening(tmp_path: Path, engine: str) -> None:
+    store = open_store(settings(tmp_path, engine))
+    store.ensure_collection("c", dimension=3, model="m")
+    store.upsert("c", [_point("a", [1, 0, 0], text="kept"), *_chunked("b", ["abc", "bcd"])])
+    store.delete_points("c", [point_id("c", "b", 1)])
+    store.close()
+    again = open_store(settings(tmp_path, engine))
+    assert again.info("c").points == 2
+    assert again.get_document("c", "a").text == "kept"
+    assert again.stored_versions("c", ["a"]) == {"a": ("h-kept", [point_id("c", "a")])}
+    again.close()

@@ -1,0 +1,224 @@
+"""The VectorStore interface: what embedapp needs from a vector engine.
+
+Each engine (Qdrant Edge in-process, a Qdrant server through qdrant-client) supplies a few
+primitives; the behaviour built on them (model guard, versions of stored documents, chunk
+reassembly, hits) is written once, here, so that both engines behave alike.
+"""
+
+from __future__ import annotations
+
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from embedapp.errors import ConflictError, NotFoundError
+from embedapp.schemas import CollectionInfo, FilterValue, SearchHit, StoredChunk, StoredDocument
+
+# Fixed forever: point ids derive from it, so changing it would duplicate every document.
+POINT_NAMESPACE = uuid.UUID("5b8e3c52-7f3a-4a7e-9d61-2c0f0c6f1e7d")
+# Points per engine call: bounds the memory of one write, not its durability.
+UPSERT_BATCH = 256
+# A document has at most this many chunks read back at once.
+MAX_DOCUMENT_POINTS = 10_000
+
+
+def point_id(collection: str, doc_id: str, chunk: int | None = None) -> str:
+    """Deterministic id: a re-sent or redelivered document overwrites itself."""
+    key = f"{collection}/{doc_id}" if chunk is None else f"{collection}/{doc_id}#{chunk}"
+    return str(uuid.uuid5(POINT_NAMESPACE, key))
+
+
+@dataclass(frozen=True)
+class Point:
+    """One point to write: its id, vector and payload."""
+
+    id: str
+    vector: list[float]
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Found:
+    """A point read back: its payload, and its vector or score where asked for."""
+
+    payload: dict[str, Any]
+    vector: list[float] | None = None
+    score: float = 0.0
+
+
+class VectorStore(ABC):
+    """Collections of points with a doc_id, text, metadata, content hash and model."""
+
+    # -- what each engine supplies --------------------------------------------------------
+    @abstractmethod
+    def exists(self, name: str) -> bool:
+        """Whether the collection exists."""
+
+    @abstractmethod
+    def names(self) -> list[str]:
+        """Every collection's name."""
+
+    @abstractmethod
+    def create(self, name: str, *, dimension: int, model: str) -> None:
+        """A new cosine collection that records its model and dimension, indexed by doc_id."""
+
+    @abstractmethod
+    def describe(self, name: str) -> tuple[str | None, int]:
+        """The collection's model and dimension."""
+
+    @abstractmethod
+    def count(self, name: str, doc_id: str | None = None) -> int:
+        """Points in the collection (of one document)."""
+
+    @abstractmethod
+    def retrieve(self, name: str, ids: Sequence[str], fields: Sequence[str]) -> list[Found]:
+        """These fields of the points that exist among these ids."""
+
+    @abstractmethod
+    def document_points(self, name: str, doc_id: str, *, with_vector: bool) -> list[Found]:
+        """Every point of one document."""
+
+    @abstractmethod
+    def upsert(self, name: str, points: Sequence[Point]) -> int:
+        """Write points; they are on disk when this returns."""
+
+    @abstractmethod
+    def delete_points(self, name: str, ids: Sequence[str]) -> None:
+        """Remove points by id (left-over chunks of a document that changed)."""
+
+    @abstractmethod
+    def delete_document_points(self, name: str, doc_id: str) -> None:
+        """Remove every point of one document."""
+
+    @abstractmethod
+    def drop(self, name: str) -> None:
+        """Remove the collection and its files."""
+
+    @abstractmethod
+    def nearest(
+        self, name: str, vector: Sequence[float], *, top_k: int, conditions: dict[str, FilterValue]
+    ) -> list[Found]:
+        """The top_k points nearest to the vector among those matching the conditions."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release files and connections."""
+
+    # -- embedapp's behaviour, the same on every engine -----------------------------------
+    def check_model(self, name: str, *, model: str, dimension: int | None = None) -> bool:
+        """Whether the collection exists; ConflictError if it holds another model's vectors."""
+        if not self.exists(name):
+            return False
+        held_model, held_dimension = self.describe(name)
+        if held_model != model or (dimension is not None and held_dimension != dimension):
+            raise ConflictError(
+                f"collection {name!r} holds {held_dimension}-d vectors of model {held_model!r}; "
+                f"this service embeds with {model!r}. Use another collection, or delete this one."
+            )
+        return True
+
+    def ensure_collection(self, name: str, *, dimension: int, model: str) -> None:
+        """Create the collection on first use; refuse vectors from another model."""
+        if not self.check_model(name, model=model, dimension=dimension):
+            self.create(name, dimension=dimension, model=model)
+
+    def stored_versions(
+        self, name: str, doc_ids: Sequence[str]
+    ) -> dict[str, tuple[str, list[str]]]:
+        """For each stored document: its content hash and the ids of all its points."""
+        if not self.exists(name):
+            return {}
+        ids = [pid for d in doc_ids for pid in (point_id(name, d), point_id(name, d, 0))]
+        versions = {}
+        for found in self.retrieve(name, ids, ["doc_id", "content_hash", "chunk"]):
+            doc_id, chunk = found.payload["doc_id"], found.payload.get("chunk")
+            points = (
+                [point_id(name, doc_id, k) for k in range(chunk["count"])]
+                if chunk
+                else [point_id(name, doc_id)]
+            )
+            versions[doc_id] = (found.payload["content_hash"], points)
+        return versions
+
+    def info(self, name: str) -> CollectionInfo:
+        """Size, dimension and model of a collection."""
+        if not self.exists(name):
+            raise NotFoundError(f"no collection {name!r}")
+        model, dimension = self.describe(name)
+        return CollectionInfo(name=name, points=self.count(name), dimension=dimension, model=model)
+
+    def list_collections(self) -> list[CollectionInfo]:
+        """Every collection, by name."""
+        return [self.info(name) for name in sorted(self.names())]
+
+    def get_document(self, name: str, doc_id: str, *, with_vector: bool = False) -> StoredDocument:
+        """One stored document, its chunks reassembled; NotFoundError if absent."""
+        points = (
+            self.document_points(name, doc_id, with_vector=with_vector) if self.exists(name) else []
+        )
+        if not points:
+            raise NotFoundError(f"no document {doc_id!r} in collection {name!r}")
+        points.sort(key=lambda p: p.payload.get("chunk", {}).get("index", 0))
+        first = points[0].payload
+        common = {
+            "id": doc_id,
+            "metadata": first["metadata"],
+            "model": first["model"],
+            "content_hash": first["content_hash"],
+        }
+        if "chunk" not in first:
+            return StoredDocument(text=first["text"], vector=points[0].vector, **common)
+        chunks = [StoredChunk(text=p.payload["text"], **p.payload["chunk"]) for p in points]
+        return StoredDocument(text=_reassemble(chunks), chunks=chunks, **common)
+
+    def delete_document(self, name: str, doc_id: str) -> int:
+        """Remove a document and all its chunks; how many points went."""
+        if not self.exists(name):
+            raise NotFoundError(f"no collection {name!r}")
+        count = self.count(name, doc_id)
+        if count == 0:
+            raise NotFoundError(f"no document {doc_id!r} in collection {name!r}")
+        self.delete_document_points(name, doc_id)
+        return count
+
+    def delete_collection(self, name: str) -> int:
+        """Remove a collection; how many points it held."""
+        points = self.info(name).points
+        self.drop(name)
+        return points
+
+    def search(
+        self,
+        name: str,
+        vector: Sequence[float],
+        *,
+        top_k: int,
+        conditions: dict[str, FilterValue],
+        with_text: bool,
+    ) -> list[SearchHit]:
+        """The nearest documents' points, best first."""
+        if not self.exists(name):
+            raise NotFoundError(f"no collection {name!r}")
+        return [
+            SearchHit(
+                id=p["doc_id"],
+                score=found.score,
+                text=p["text"] if with_text else None,
+                metadata=p.get("metadata", {}),
+                chunk=p.get("chunk"),
+            )
+            for found in self.nearest(name, vector, top_k=top_k, conditions=conditions)
+            for p in [found.payload]
+        ]
+
+
+def _reassemble(chunks: Sequence[StoredChunk]) -> str:
+    """The document's text from its overlapping chunks (each an exact slice of it)."""
+    text, covered = "", chunks[0].start
+    for chunk in chunks:
+        if chunk.end > covered:
+            text += chunk.text[max(0, covered - chunk.start) :]
+            covered = chunk.end
+    return text

@@ -1,0 +1,218 @@
+"""The VectorStore on Qdrant Edge: Qdrant's engine in-process, a shard per collection.
+
+Qdrant Edge is beta (pinned in pyproject.toml); this module is the only one that talks to it.
+Layout under the store's folder: `<collection>/collection.json` (model, dimension: written
+last, so a half-created collection does not exist) and `<collection>/shard/`. A shard admits
+one process (its WAL is locked), which is why only the store worker opens it.
+
+HNSW indexes are built off the request path (see `embedapp.store.indexer`): `optimize()`
+holds the GIL for its whole run, so in this process it would stall every search.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+from qdrant_edge import (
+    CountRequest,
+    Distance,
+    EdgeConfig,
+    EdgeOptimizersConfig,
+    EdgeShard,
+    EdgeVectorParams,
+    FieldCondition,
+    Filter,
+    MatchAny,
+    MatchValue,
+    PayloadSchemaType,
+    QueryRequest,
+    ScrollRequest,
+    UpdateOperation,
+)
+from qdrant_edge import Point as EdgePoint
+from qdrant_edge import Query as EdgeQuery
+
+from embedapp.schemas import FilterValue
+from embedapp.store.base import MAX_DOCUMENT_POINTS, UPSERT_BATCH, Found, Point, VectorStore
+from embedapp.store.indexer import IndexBuilds
+
+log = logging.getLogger(__name__)
+
+RECORD = "collection.json"
+SHARD = "shard"
+# A metadata filter's field gets a payload index of its value's kind on first use.
+INDEX_KIND = {
+    str: PayloadSchemaType.Keyword,
+    int: PayloadSchemaType.Integer,
+    bool: PayloadSchemaType.Bool,
+}
+
+
+def _match(key: str, value: FilterValue) -> FieldCondition:
+    match = MatchAny(value) if isinstance(value, list) else MatchValue(value)
+    return FieldCondition(key=key, match=match)
+
+
+def _kind(value: FilterValue) -> PayloadSchemaType:
+    first = value[0] if isinstance(value, list) else value
+    return INDEX_KIND[type(first)]
+
+
+class EdgeStore(VectorStore):
+    """Collections as Qdrant Edge shards under one folder."""
+
+    def __init__(self, root: Path, *, index_after_points: int) -> None:
+        self.root = root
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._shards: dict[str, EdgeShard] = {}
+        self._builds = IndexBuilds(index_after_points=index_after_points)
+
+    def _folder(self, name: str) -> Path:
+        return self.root / name
+
+    def _shard(self, name: str) -> EdgeShard:
+        """The open shard, with a finished index build swapped in first."""
+        shard = self._shards.get(name)
+        if shard is None:
+            folder = self._folder(name)
+            IndexBuilds.recover(folder / SHARD)
+            shard = self._shards[name] = EdgeShard.load(str(folder / SHARD))
+        if self._builds.ready(name):
+            shard.close()
+            shard = self._shards[name] = self._builds.swap_in(name, self._folder(name) / SHARD)
+        return shard
+
+    def _update(self, name: str, operation: UpdateOperation) -> None:
+        self._shard(name).update(operation)
+        self._builds.record(name, operation)
+
+    def _flushed(self, name: str) -> None:
+        """On disk before the store task acks; then an index build, if one is due."""
+        shard = self._shard(name)
+        shard.flush()
+        self._builds.maybe_start(name, shard, self._folder(name) / SHARD)
+
+    def build_index(self, name: str) -> None:
+        """Start building the collection's HNSW index now, whatever the threshold."""
+        shard = self._shard(name)
+        shard.flush()
+        self._builds.maybe_start(name, shard, self._folder(name) / SHARD, now=True)
+
+    def indexing(self, name: str) -> bool:
+        """Whether an index build of the collection has not been swapped in yet."""
+        self._shard(name)  # swaps in a finished build
+        return self._builds.running(name)
+
+    def exists(self, name: str) -> bool:
+        return (self._folder(name) / RECORD).is_file()
+
+    def names(self) -> list[str]:
+        return [p.name for p in self.root.iterdir() if (p / RECORD).is_file()]
+
+    def create(self, name: str, *, dimension: int, model: str) -> None:
+        folder = self._folder(name)
+        shutil.rmtree(folder, ignore_errors=True)  # left by a create that died half-way
+        config = EdgeConfig(
+            vectors=EdgeVectorParams(size=dimension, distance=Distance.Cosine),
+            # Every segment is indexed when a build runs; IndexBuilds decides when that is.
+            optimizers=EdgeOptimizersConfig(indexing_threshold=1),
+        )
+        shard = self._shards[name] = EdgeShard.create(str(folder / SHARD), config)
+        shard.update(UpdateOperation.create_field_index("doc_id", PayloadSchemaType.Keyword))
+        shard.flush()
+        record = folder / f"{RECORD}.tmp"
+        record.write_text(json.dumps({"model": model, "dimension": dimension}))
+        record.replace(folder / RECORD)
+
+    def describe(self, name: str) -> tuple[str | None, int]:
+        record = json.loads((self._folder(name) / RECORD).read_text())
+        return record["model"], int(record["dimension"])
+
+    def count(self, name: str, doc_id: str | None = None) -> int:
+        selected = Filter(must=[_match("doc_id", doc_id)]) if doc_id is not None else None
+        return self._shard(name).count(CountRequest(exact=True, filter=selected))
+
+    def retrieve(self, name: str, ids: Sequence[str], fields: Sequence[str]) -> list[Found]:
+        found = self._shard(name).retrieve(list(ids), with_payload=list(fields), with_vector=False)
+        return [Found(payload=r.payload or {}) for r in found]
+
+    def document_points(self, name: str, doc_id: str, *, with_vector: bool) -> list[Found]:
+        request = ScrollRequest(
+            limit=MAX_DOCUMENT_POINTS,
+            filter=Filter(must=[_match("doc_id", doc_id)]),
+            with_payload=True,
+            with_vector=with_vector,
+        )
+        records, _ = self._shard(name).scroll(request)
+        return [
+            Found(payload=r.payload or {}, vector=list(r.vector) if with_vector else None)  # type: ignore[arg-type]
+            for r in records
+        ]
+
+    def upsert(self, name: str, points: Sequence[Point]) -> int:
+        for start in range(0, len(points), UPSERT_BATCH):
+            batch = [
+                EdgePoint(p.id, p.vector, p.payload) for p in points[start : start + UPSERT_BATCH]
+            ]
+            self._update(name, UpdateOperation.upsert_points(batch))
+        self._flushed(name)
+        return len(points)
+
+    def delete_points(self, name: str, ids: Sequence[str]) -> None:
+        if ids:
+            self._update(name, UpdateOperation.delete_points(list(ids)))
+            self._flushed(name)
+
+    def delete_document_points(self, name: str, doc_id: str) -> None:
+        self._update(
+            name, UpdateOperation.delete_points_by_filter(Filter(must=[_match("doc_id", doc_id)]))
+        )
+        self._flushed(name)
+
+    def drop(self, name: str) -> None:
+        self._builds.cancel(name)
+        shard = self._shards.pop(name, None)
+        if shard is not None:
+            shard.close()
+        folder = self._folder(name)
+        (folder / RECORD).unlink(missing_ok=True)  # first: from here on it does not exist
+        shutil.rmtree(folder, ignore_errors=True)
+
+    def nearest(
+        self, name: str, vector: Sequence[float], *, top_k: int, conditions: dict[str, FilterValue]
+    ) -> list[Found]:
+        shard = self._shard(name)
+        self._index_fields(name, shard, conditions)
+        request = QueryRequest(
+            limit=top_k,
+            query=EdgeQuery.Nearest(list(vector)),
+            filter=Filter(must=[_match(f"metadata.{f}", v) for f, v in conditions.items()])
+            if conditions
+            else None,
+            with_payload=True,
+        )
+        return [Found(payload=p.payload or {}, score=p.score) for p in shard.query(request)]
+
+    def _index_fields(
+        self, name: str, shard: EdgeShard, conditions: dict[str, FilterValue]
+    ) -> None:
+        """A payload index for each metadata field the first time a search filters on it."""
+        indexed = shard.info().payload_schema
+        missing = {
+            f"metadata.{f}": v for f, v in conditions.items() if f"metadata.{f}" not in indexed
+        }
+        for key, value in missing.items():
+            self._update(name, UpdateOperation.create_field_index(key, _kind(value)))
+        if missing:
+            log.info("payload index on %s of collection %r", ", ".join(missing), name)
+            shard.flush()
+
+    def close(self) -> None:
+        self._builds.cancel_all()
+        for shard in self._shards.values():
+            shard.close()
+        self._shards.clear()

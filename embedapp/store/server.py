@@ -1,0 +1,161 @@
+"""The VectorStore on qdrant-client: a Qdrant server (EMBEDAPP_QDRANT_URL), or qdrant-client's
+local mode, which speaks the same API in-process (small data; the tests' stand-in for a server,
+and the store that `embedapp store migrate` reads from)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from qdrant_client import QdrantClient, models
+
+from embedapp.schemas import FilterValue
+from embedapp.store.base import (
+    MAX_DOCUMENT_POINTS,
+    UPSERT_BATCH,
+    Found,
+    Point,
+    VectorStore,
+)
+
+
+def _doc_filter(doc_id: str) -> models.Filter:
+    return models.Filter(
+        must=[models.FieldCondition(key="doc_id", match=models.MatchValue(value=doc_id))]
+    )
+
+
+def metadata_filter(conditions: dict[str, FilterValue]) -> models.Filter | None:
+    """Each metadata field equal to a value, or to any of a list of values."""
+    if not conditions:
+        return None
+    must: list[Any] = [
+        models.FieldCondition(
+            key=f"metadata.{field}",
+            match=models.MatchAny(any=value)
+            if isinstance(value, list)
+            else models.MatchValue(value=value),
+        )
+        for field, value in conditions.items()
+    ]
+    return models.Filter(must=must)
+
+
+class ServerStore(VectorStore):
+    """Collections of a Qdrant server (or of qdrant-client's local mode, `server=False`)."""
+
+    def __init__(self, client: QdrantClient, *, server: bool) -> None:
+        self.client = client
+        self.server = server
+
+    def _sqlite(self, name: str) -> sqlite3.Connection | None:
+        """The SQLite file behind a local-mode collection."""
+        collection = getattr(self.client._client, "collections", {}).get(name)
+        return getattr(getattr(collection, "storage", None), "storage", None)
+
+    @contextmanager
+    def _synced_once(self, name: str) -> Iterator[None]:
+        """Local-mode writes made durable by one sync at the end instead of one per point.
+
+        Local mode commits every point on its own, and each commit waits for the disk. In WAL
+        mode with synchronous=NORMAL commits do not sync; the checkpoint syncs them all.
+        """
+        db = None if self.server else self._sqlite(name)
+        if db is not None:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+        yield
+        if db is not None:
+            db.execute("PRAGMA wal_checkpoint(FULL)")
+
+    def exists(self, name: str) -> bool:
+        return self.client.collection_exists(name)
+
+    def names(self) -> list[str]:
+        return [c.name for c in self.client.get_collections().collections]
+
+    def create(self, name: str, *, dimension: int, model: str) -> None:
+        self.client.create_collection(
+            name,
+            vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE),
+            metadata={"model": model, "dimension": dimension},
+        )
+        if self.server:  # local mode scans; a server needs the index for fast deletes
+            self.client.create_payload_index(name, "doc_id", models.PayloadSchemaType.KEYWORD)
+
+    def describe(self, name: str) -> tuple[str | None, int]:
+        config = self.client.get_collection(name).config
+        params = config.params.vectors
+        assert isinstance(params, models.VectorParams)  # we only create single-vector collections
+        return (config.metadata or {}).get("model"), params.size
+
+    def count(self, name: str, doc_id: str | None = None) -> int:
+        selected = _doc_filter(doc_id) if doc_id is not None else None
+        return self.client.count(name, count_filter=selected, exact=True).count
+
+    def retrieve(self, name: str, ids: Sequence[str], fields: Sequence[str]) -> list[Found]:
+        found = self.client.retrieve(name, list(ids), with_payload=list(fields))
+        return [Found(payload=point.payload or {}) for point in found]
+
+    def document_points(self, name: str, doc_id: str, *, with_vector: bool) -> list[Found]:
+        points, _ = self.client.scroll(
+            name,
+            scroll_filter=_doc_filter(doc_id),
+            limit=MAX_DOCUMENT_POINTS,
+            with_payload=True,
+            with_vectors=with_vector,
+        )
+        return [
+            Found(payload=p.payload or {}, vector=p.vector if isinstance(p.vector, list) else None)
+            for p in points
+        ]
+
+    def upsert(self, name: str, points: Sequence[Point]) -> int:
+        structs = [models.PointStruct(id=p.id, vector=p.vector, payload=p.payload) for p in points]
+        with self._synced_once(name):
+            for start in range(0, len(structs), UPSERT_BATCH):
+                self.client.upsert(name, structs[start : start + UPSERT_BATCH], wait=True)
+        return len(points)
+
+    def delete_points(self, name: str, ids: Sequence[str]) -> None:
+        if ids:
+            with self._synced_once(name):
+                self.client.delete(name, models.PointIdsList(points=list(ids)), wait=True)
+
+    def delete_document_points(self, name: str, doc_id: str) -> None:
+        with self._synced_once(name):
+            self.client.delete(name, models.FilterSelector(filter=_doc_filter(doc_id)), wait=True)
+
+    def drop(self, name: str) -> None:
+        self.client.delete_collection(name)
+
+    def nearest(
+        self, name: str, vector: Sequence[float], *, top_k: int, conditions: dict[str, FilterValue]
+    ) -> list[Found]:
+        found = self.client.query_points(
+            name,
+            query=list(vector),
+            limit=top_k,
+            query_filter=metadata_filter(conditions),
+            with_payload=True,
+        ).points
+        return [Found(payload=p.payload or {}, score=p.score) for p in found]
+
+    def scroll_all(self, name: str, *, batch: int = UPSERT_BATCH) -> Iterator[list[Point]]:
+        """Every point with its vector and payload, a batch at a time (for migrations)."""
+        offset = None
+        while True:
+            points, offset = self.client.scroll(
+                name, limit=batch, offset=offset, with_payload=True, with_vectors=True
+            )
+            yield [
+                Point(id=str(p.id), vector=list(p.vector), payload=p.payload or {})  # type: ignore[arg-type]
+                for p in points
+            ]
+            if offset is None:
+                return
+
+    def close(self) -> None:
+        self.client.close()
