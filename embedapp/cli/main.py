@@ -14,6 +14,7 @@ from rich.console import Console
 from embedapp.cli.bench import bench_app
 from embedapp.cli.ingest import ingest
 from embedapp.cli.preflight import check_management_api
+from embedapp.cli.store import store_app
 from embedapp.cli.supervise import Child, Supervisor
 from embedapp.cli.support import console, load_settings, settings_or_exit
 from embedapp.queues import BULK_QUEUE, INTERACTIVE_QUEUE, STORE_QUEUE
@@ -203,6 +204,7 @@ def serve(concurrency: Concurrency = None) -> None:
 
 app.command("ingest")(ingest)
 app.add_typer(bench_app, name="bench")
+app.add_typer(store_app, name="store")
 
 
 dlq_app = typer.Typer(
