@@ -55,7 +55,9 @@ def build(settings: Settings) -> dict[str, Any]:
         "worker_proc_alive_timeout": settings.worker_proc_alive_timeout_s,
         # Job states live in Redis long enough to be polled, not forever.
         "result_expires": settings.result_expires_s,
-        "result_extended": True,
+        # Off: extended results store each task's arguments with its state, and a store
+        # task's argument is the whole job (texts and vectors), kept in Redis's RAM.
+        "result_extended": False,
         # Flower shows tasks only from events; sent events show queued ones too.
         "worker_send_task_events": True,
         "task_send_sent_event": True,
