@@ -11,6 +11,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from tests.procs import descendants, survivors
 
 STARTUP_TIMEOUT_S = 180
 TASK_TIMEOUT_S = 120
+PERMIT_ALL = {"configure": ".*", "write": ".*", "read": ".*"}
 
 
 def _free_port() -> int:
@@ -97,7 +99,7 @@ def _reset_queues(broker_url: str) -> None:
             channel.queue_delete(queue)
 
 
-def _wait_ready(service: Service) -> None:
+def _wait_ready(service: Service, concurrency: int) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
         assert service.process.poll() is None, f"embedapp serve exited:\n{service.log_text()}"
@@ -106,7 +108,15 @@ def _wait_ready(service: Service) -> None:
             workers = response.json().get("checks", {}).get("workers", [])
             log = service.log_text()
             children = (log.count("serves embed.bulk"), log.count("serves embed.interactive"))
-            if response.status_code == 200 and len(workers) >= 3 and children == (2, 2):
+            if (
+                response.status_code == 200
+                and len(workers) >= 3
+                and children
+                == (
+                    concurrency,
+                    concurrency,
+                )
+            ):
                 return
         except httpx.TransportError:
             pass
@@ -116,19 +126,18 @@ def _wait_ready(service: Service) -> None:
     )
 
 
-@pytest.fixture(scope="session")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    """`embedapp serve --concurrency 2` for the whole session; stopped with SIGINT at the end."""
-    base = Settings()
+@contextmanager
+def _serve(data_dir: Path, *, concurrency: int, **settings: str) -> Iterator[Service]:
+    """`embedapp serve --concurrency N` with these EMBEDAPP_ settings, stopped with SIGINT."""
+    env = {**os.environ, **{f"EMBEDAPP_{k.upper()}": v for k, v in settings.items()}}
+    base = Settings(**{k: v for k, v in settings.items() if k in Settings.model_fields})
     missing = [p for p in (check_broker(base), check_result_backend(base)) if p]
     assert not missing, "integration tests need RabbitMQ and Redis:\n" + "\n".join(
         map(str, missing)
     )
     _reset_queues(base.broker_url)
-    data_dir = tmp_path_factory.mktemp("data")
     port, flower_port, metrics_port = _free_port(), _free_port(), _free_ports(3)
-    env = {
-        **os.environ,
+    env |= {
         "EMBEDAPP_DATA_DIR": str(data_dir),
         "EMBEDAPP_GATEWAY_PORT": str(port),
         "EMBEDAPP_FLOWER_PORT": str(flower_port),
@@ -138,7 +147,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     log = data_dir / "serve.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "embedapp", "serve", "--concurrency", "2"],
+            [sys.executable, "-m", "embedapp", "serve", "--concurrency", str(concurrency)],
             env=env,
             stdout=sink,
             stderr=subprocess.STDOUT,
@@ -161,7 +170,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
             client=client,
         )
         try:
-            _wait_ready(svc)
+            _wait_ready(svc, concurrency)
             yield svc
         finally:
             tree = descendants(process.pid)
@@ -178,6 +187,35 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     assert code == 0, f"embedapp serve exited with {code}:\n{log.read_text()[-3000:]}"
     orphans = survivors(tree)
     assert not orphans, f"processes left behind by embedapp serve: {orphans}"
+
+
+@pytest.fixture(scope="session")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """The session's service, on the default embedded store (Qdrant Edge)."""
+    with _serve(tmp_path_factory.mktemp("data"), concurrency=2) as svc:
+        yield svc
+
+
+def _vhost(settings: Settings, name: str) -> str:
+    """A RabbitMQ virtual host of its own (queues apart from the session's service)."""
+    api = settings.management_api_url.rstrip("/")
+    for path, body in ((f"/vhosts/{name}", None), (f"/permissions/{name}/guest", PERMIT_ALL)):
+        httpx.put(f"{api}{path}", json=body, timeout=10).raise_for_status()
+    return f"{settings.broker_url.rstrip('/')}/{name}"
+
+
+@pytest.fixture(scope="session")
+def server_path_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """A second service whose store runs qdrant-client's code path (a Qdrant server's API),
+    on qdrant-client's local mode: no Qdrant server binary exists on these machines."""
+    with _serve(
+        tmp_path_factory.mktemp("data-server-path"),
+        concurrency=1,
+        embedded_store="local",
+        broker_url=_vhost(Settings(), "embedapp-server-path"),
+        result_backend="redis://127.0.0.1:6379/1",
+    ) as svc:
+        yield svc
 
 
 @pytest.fixture
