@@ -155,3 +155,35 @@ def soak(
     _save(result, json_out)
     if result["lost"] or result["duplicates"]:
         raise typer.Exit(code=1)
+
+
+@bench_app.command("store")
+def store(
+    points: Annotated[int, typer.Option(help="Points written into Qdrant Edge.")] = 100_000,
+    local_points: Annotated[
+        int, typer.Option(help="At most this many into qdrant-client's local mode (slow); 0: skip.")
+    ] = 100_000,
+    json_out: JsonOut = None,
+) -> None:
+    """The vector store alone: clustered 384-d vectors with payloads written through embedapp's
+    store, each engine in a process of its own; one JSON object per engine (needs no service)."""
+    import subprocess
+    import sys
+    import tempfile
+
+    runs = [("edge", points), ("local", min(points, local_points))]
+    results = []
+    for engine, count in runs:
+        if count <= 0:
+            continue
+        console.print(f"{engine}: writing {count:,} points…")
+        with tempfile.TemporaryDirectory(prefix=f"embedapp-bench-{engine}-") as folder:
+            found = subprocess.run(
+                [sys.executable, "-m", "embedapp.bench.store", engine, str(count), folder],
+                stdout=subprocess.PIPE,
+                text=True,
+                check=True,
+            )
+        results.append(json.loads(found.stdout.strip().splitlines()[-1]))
+        print(json.dumps(results[-1]), flush=True)
+    _save({"store": results}, json_out)
