@@ -68,16 +68,19 @@ class ExactTop10:
         self.ids = np.take_along_axis(ids, best, axis=1)
 
 
-def _point(index: int, vector: np.ndarray) -> Point:
+def bench_point(
+    index: int, vector: np.ndarray, *, collection: str = COLLECTION, model: str = "bench"
+) -> Point:
+    """A point as the store worker writes it: one document per point, grouped metadata."""
     return Point(
-        id=point_id(COLLECTION, str(index)),
+        id=point_id(collection, str(index)),
         vector=vector.tolist(),
         payload={
             "doc_id": str(index),
             "text": f"document {index}",
             "metadata": {"group": f"g{index % GROUPS}"},
             "content_hash": str(index),
-            "model": "bench",
+            "model": model,
         },
     )
 
@@ -111,7 +114,9 @@ def _open(engine: str, folder: Path) -> VectorStore:
 
 def measure(engine: str, points: int, folder: Path) -> dict[str, Any]:
     """One engine's figures for a store of `points` points."""
-    data, queries = Corpus(), Corpus(seed=1).batch(0, QUERIES)
+    # Queries are drawn like the data (same topics, fresh noise), as a user's would be.
+    data = Corpus()
+    queries = data.batch(10**9, QUERIES)
     exact = ExactTop10(queries[:100])
     store = _open(engine, folder)
     store.ensure_collection(COLLECTION, dimension=DIMENSION, model="bench")
@@ -120,7 +125,7 @@ def measure(engine: str, points: int, folder: Path) -> dict[str, Any]:
         batch = data.batch(start, min(WRITE_BATCH, points - start))
         exact.add(start, batch)
         wrote = time.perf_counter()
-        store.upsert(COLLECTION, [_point(start + i, v) for i, v in enumerate(batch)])
+        store.upsert(COLLECTION, [bench_point(start + i, v) for i, v in enumerate(batch)])
         writing += time.perf_counter() - wrote
     result: dict[str, Any] = {"engine": engine, "points": points}
     result["write_points_per_s"] = round(points / writing)

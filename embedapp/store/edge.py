@@ -103,8 +103,8 @@ class EdgeStore(VectorStore):
         self._builds.maybe_start(name, shard, self._folder(name) / SHARD, now=True)
 
     def indexing(self, name: str) -> bool:
-        """Whether an index build of the collection has not been swapped in yet."""
-        self._shard(name)  # swaps in a finished build
+        """Whether an index build of the collection has not been swapped in yet (the first
+        operation on the collection after the build finished swaps it in)."""
         return self._builds.running(name)
 
     def exists(self, name: str) -> bool:
