@@ -187,3 +187,34 @@ def store(
         results.append(json.loads(found.stdout.strip().splitlines()[-1]))
         print(json.dumps(results[-1]), flush=True)
     _save({"store": results}, json_out)
+
+
+@bench_app.command("scale")
+def scale(
+    points: Annotated[int, typer.Option(help="Points already in the collection.")] = 1_000_000,
+    documents: Annotated[int, typer.Option(help="Documents ingested into each collection.")] = 3000,
+    corpus: Corpus = None,
+    batch: Batch = 500,
+    json_out: JsonOut = None,
+) -> None:
+    """End to end at scale, on a private stack: ingest docs/s into a collection that already
+    holds --points points vs into an empty one, and HTTP search latency idle and during ingest
+    (run it on an otherwise idle machine)."""
+    import tempfile
+
+    from embedapp.bench import scale as scale_run
+    from embedapp.bench.corpus import generate
+
+    settings_or_exit()
+    queries = [d["text"] for d in generate(scale_run.PROBES, seed=1)]
+    with tempfile.TemporaryDirectory(prefix="embedapp-bench-scale-") as workdir:
+        result = scale_run.run(
+            load(corpus, documents),
+            queries,
+            points=points,
+            batch=batch,
+            workdir=Path(workdir),
+            console=console,
+        )
+    print(json.dumps(result), flush=True)
+    _save(result, json_out)
