@@ -7,10 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from amqp.exceptions import MessageNacked
 from kombu import Connection, Producer
 from kombu.message import Message
 
 from embedapp.queues import DEAD_LETTER_QUEUE, EXCHANGE, declare_dead_letters
+
+# How long RabbitMQ may take to confirm a replayed message.
+CONFIRM_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -82,10 +86,33 @@ def peek(connection: Connection) -> list[DeadLetter]:
     return found
 
 
-def replay(connection: Connection, *, task_ids: set[str] | None = None) -> list[DeadLetter]:
-    """Send dead messages (all, or those of these task ids) back to their queue, retries reset."""
-    producer = Producer(connection.channel(), exchange=EXCHANGE)
-    replayed: list[DeadLetter] = []
+@dataclass(frozen=True)
+class Replay:
+    """What a replay did: letters back in their queue, and letters still dead."""
+
+    sent: list[DeadLetter]
+    # Refused by their queue (full, or gone): left in the dead-letter queue, nothing lost.
+    refused: list[DeadLetter]
+
+
+def replay(connection: Connection, *, task_ids: set[str] | None = None) -> Replay:
+    """Send dead messages (all, or those of these task ids) back to their queue, retries reset.
+
+    A dead message is removed only once RabbitMQ confirmed its copy: `connection` must publish
+    with confirms (`transport_options={"confirm_publish": True}`), and `mandatory` turns a
+    queue that no longer exists into a refusal instead of a silent drop.
+    """
+    if not (connection.transport_options or {}).get("confirm_publish"):
+        raise ValueError("replay needs a connection that publishes with confirms")
+    returned: set[str] = set()
+    producer = Producer(
+        connection.channel(),
+        exchange=EXCHANGE,
+        on_return=lambda exc, exchange, routing_key, message: returned.add(
+            (message.headers or {}).get("id", "")
+        ),
+    )
+    done = Replay(sent=[], refused=[])
 
     def resend(message: Message) -> bool:
         letter = DeadLetter.from_message(message)
@@ -93,23 +120,34 @@ def replay(connection: Connection, *, task_ids: set[str] | None = None) -> list[
             return False
         headers = {k: v for k, v in (message.headers or {}).items() if not k.startswith("x-")}
         headers["retries"] = 0  # a fresh budget: the cause is meant to be fixed by now
-        producer.publish(
-            message.body,
-            routing_key=letter.routing_key,
-            headers=headers,
-            content_type=message.content_type,
-            content_encoding=message.content_encoding,
-            delivery_mode=2,
-            **_celery_properties(message),
-        )
-        replayed.append(letter)
+        try:
+            producer.publish(
+                message.body,
+                routing_key=letter.routing_key,
+                headers=headers,
+                content_type=message.content_type,
+                content_encoding=message.content_encoding,
+                delivery_mode=2,
+                mandatory=True,
+                confirm_timeout=CONFIRM_TIMEOUT_S,
+                **_celery_properties(message),
+            )
+        except (MessageNacked, TimeoutError):
+            # A confirm that timed out may still have been enqueued: keeping the letter risks
+            # a duplicate (tasks are idempotent), dropping it risks the job.
+            done.refused.append(letter)
+            return False
+        if letter.task_id in returned:
+            done.refused.append(letter)
+            return False
+        done.sent.append(letter)
         return True
 
     try:
         _each(connection, resend)
     finally:
         producer.channel.close()
-    return replayed
+    return done
 
 
 def _celery_properties(message: Message) -> dict[str, Any]:

@@ -250,10 +250,21 @@ def dlq_replay(
     from embedapp.cli import dead_letters
 
     settings = settings_or_exit(queues=False)
-    with Connection(settings.broker_url) as connection:
-        replayed = dead_letters.replay(connection, task_ids=set(task_ids) if task_ids else None)
-    for letter in replayed:
+    confirmed = {"confirm_publish": True}
+    with Connection(settings.broker_url, transport_options=confirmed) as connection:
+        done = dead_letters.replay(connection, task_ids=set(task_ids) if task_ids else None)
+    for letter in done.sent:
         console.print(
             f"replayed {letter.task} {letter.task_id} (job {letter.job_id}) to {letter.routing_key}"
         )
-    console.print(f"{len(replayed)} replayed")
+    for letter in done.refused:
+        console.print(
+            f"[yellow]refused:[/] {letter.routing_key} did not take {letter.task_id} "
+            f"(job {letter.job_id}): it stays in the dead-letter queue; retry when it has room",
+            soft_wrap=True,
+        )
+    console.print(
+        f"{len(done.sent)} replayed" + (f", {len(done.refused)} refused" if done.refused else "")
+    )
+    if done.refused:
+        raise typer.Exit(code=1)
