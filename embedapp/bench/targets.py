@@ -20,8 +20,8 @@ import httpx
 from rich.console import Console
 
 from embedapp.bench.inprocess import ingest_all
-from embedapp.cli.supervise import Child, Supervisor
 from embedapp.settings import Settings
+from embedapp.supervise import Child, Supervisor
 
 READY_TIMEOUT_S = 300
 

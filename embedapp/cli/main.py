@@ -15,10 +15,10 @@ from embedapp.cli.bench import bench_app
 from embedapp.cli.ingest import ingest
 from embedapp.cli.preflight import check_management_api
 from embedapp.cli.store import store_app
-from embedapp.cli.supervise import Child, Supervisor
 from embedapp.cli.support import console, load_settings, settings_or_exit
 from embedapp.queues import BULK_QUEUE, INTERACTIVE_QUEUE, STORE_QUEUE
 from embedapp.settings import Settings
+from embedapp.supervise import Child, Supervisor
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 

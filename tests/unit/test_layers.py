@@ -19,11 +19,29 @@ FORBIDDEN = {
         "embedapp.model",
         "embedapp.store",
         "embedapp.worker",
+        "embedapp.cli",
+        "embedapp.bench",
         "torch",
         "sentence_transformers",
     ),
-    "model": ("embedapp.store", "embedapp.worker", "embedapp.gateway"),
-    "store": ("embedapp.model", "embedapp.worker", "embedapp.gateway", "torch"),
+    "model": (
+        "embedapp.store",
+        "embedapp.worker",
+        "embedapp.gateway",
+        "embedapp.cli",
+        "embedapp.bench",
+    ),
+    "store": (
+        "embedapp.model",
+        "embedapp.worker",
+        "embedapp.gateway",
+        "embedapp.cli",
+        "embedapp.bench",
+        "torch",
+    ),
+    "worker": ("embedapp.gateway", "embedapp.cli", "embedapp.bench"),
+    # The commands use the benchmarks, never the other way round.
+    "bench": ("embedapp.cli",),
 }
 
 

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from embedapp.cli.supervise import Child, Supervisor
+from embedapp.supervise import Child, Supervisor
 from tests.procs import survivors
 
 
