@@ -4,6 +4,7 @@ store worker and Flower as real processes against the real RabbitMQ and Redis.""
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -30,16 +31,15 @@ TASK_TIMEOUT_S = 120
 PERMIT_ALL = {"configure": ".*", "write": ".*", "read": ".*"}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _free_ports(count: int) -> int:
-    """The first of `count` consecutive free ports (serve's workers take base, base+1, …)."""
+    """The first of `count` consecutive free ports, below the kernel's ephemeral range.
+
+    A port from that range is also what an outgoing connection (a worker's to RabbitMQ or
+    Redis) gets: between this check and a server's bind, one once took a worker's metrics port.
+    """
+    floor = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     while True:
-        base = _free_port()
+        base = random.randrange(10_000, floor - count)
         try:
             for port in range(base, base + count):
                 with socket.socket() as sock:
@@ -136,7 +136,9 @@ def _serve(data_dir: Path, *, concurrency: int, **settings: str) -> Iterator[Ser
         map(str, missing)
     )
     _reset_queues(base.broker_url)
-    port, flower_port, metrics_port = _free_port(), _free_port(), _free_ports(3)
+    # One range for all five, so that they cannot collide with each other either.
+    port = _free_ports(5)
+    flower_port, metrics_port = port + 1, port + 2
     env |= {
         "EMBEDAPP_DATA_DIR": str(data_dir),
         "EMBEDAPP_GATEWAY_PORT": str(port),
