@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from embedapp.store.base import Point, VectorStore, point_id
+from embedapp.store.edge import EdgeStore
 
 DIMENSION = 384
 CLUSTERS = 100
@@ -102,8 +103,6 @@ def _percentiles(times: list[float]) -> tuple[float, float]:
 
 def _open(engine: str, folder: Path) -> VectorStore:
     if engine == "edge":
-        from embedapp.store.edge import EdgeStore
-
         return EdgeStore(folder, index_after_points=0)  # the bench starts the build itself
     from qdrant_client import QdrantClient
 
@@ -139,12 +138,11 @@ def measure(engine: str, points: int, folder: Path) -> dict[str, Any]:
         return search(query, "g7")
 
     result["unindexed_search_p99_ms"] = _percentiles(_latencies(search, queries))[1]
-    if engine == "edge":
-        assert hasattr(store, "build_index")
+    if isinstance(store, EdgeStore):
         started = time.perf_counter()
         store.build_index(COLLECTION)
         during: list[float] = []
-        while store.indexing(COLLECTION):  # type: ignore[attr-defined]
+        while store.indexing(COLLECTION):
             during += _latencies(search, queries[:20])
         result["index_build_s"] = round(time.perf_counter() - started, 1)
         result["search_p99_during_index_ms"] = _percentiles(during)[1] if during else None

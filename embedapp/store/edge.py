@@ -57,6 +57,10 @@ def _match(key: str, value: FilterValue) -> FieldCondition:
     return FieldCondition(key=key, match=match)
 
 
+def _doc_filter(doc_id: str) -> Filter:
+    return Filter(must=[_match("doc_id", doc_id)])
+
+
 def _kind(value: FilterValue) -> PayloadSchemaType:
     first = value[0] if isinstance(value, list) else value
     return INDEX_KIND[type(first)]
@@ -90,17 +94,15 @@ class EdgeStore(VectorStore):
         self._shard(name).update(operation)
         self._builds.record(name, operation)
 
-    def _flushed(self, name: str) -> None:
+    def _flushed(self, name: str, *, build_now: bool = False) -> None:
         """On disk before the store task acks; then an index build, if one is due."""
         shard = self._shard(name)
         shard.flush()
-        self._builds.maybe_start(name, shard, self._folder(name) / SHARD)
+        self._builds.maybe_start(name, shard, self._folder(name) / SHARD, now=build_now)
 
     def build_index(self, name: str) -> None:
         """Start building the collection's HNSW index now, whatever the threshold."""
-        shard = self._shard(name)
-        shard.flush()
-        self._builds.maybe_start(name, shard, self._folder(name) / SHARD, now=True)
+        self._flushed(name, build_now=True)
 
     def indexing(self, name: str) -> bool:
         """Whether an index build of the collection has not been swapped in yet (the first
@@ -133,7 +135,7 @@ class EdgeStore(VectorStore):
         return record["model"], int(record["dimension"])
 
     def count(self, name: str, doc_id: str | None = None) -> int:
-        selected = Filter(must=[_match("doc_id", doc_id)]) if doc_id is not None else None
+        selected = _doc_filter(doc_id) if doc_id is not None else None
         return self._shard(name).count(CountRequest(exact=True, filter=selected))
 
     def retrieve(self, name: str, ids: Sequence[str], fields: Sequence[str]) -> list[Found]:
@@ -143,7 +145,7 @@ class EdgeStore(VectorStore):
     def document_points(self, name: str, doc_id: str, *, with_vector: bool) -> list[Found]:
         request = ScrollRequest(
             limit=MAX_DOCUMENT_POINTS,
-            filter=Filter(must=[_match("doc_id", doc_id)]),
+            filter=_doc_filter(doc_id),
             with_payload=True,
             with_vector=with_vector,
         )
@@ -168,9 +170,7 @@ class EdgeStore(VectorStore):
             self._flushed(name)
 
     def delete_document_points(self, name: str, doc_id: str) -> None:
-        self._update(
-            name, UpdateOperation.delete_points_by_filter(Filter(must=[_match("doc_id", doc_id)]))
-        )
+        self._update(name, UpdateOperation.delete_points_by_filter(_doc_filter(doc_id)))
         self._flushed(name)
 
     def drop(self, name: str) -> None:
