@@ -21,6 +21,8 @@ from tests.workers import active_tasks
 
 pytestmark = pytest.mark.integration
 
+POISON_DOCS = 500
+
 
 def _docs(n: int, prefix: str) -> list[dict[str, Any]]:
     return [
@@ -66,10 +68,13 @@ def test_a_child_killed_mid_batch_loses_nothing_and_duplicates_nothing(
 def test_a_job_that_kills_its_child_every_time_is_dead_lettered_then_replayed(
     service: Service, collection: str
 ) -> None:
-    task_id = service.ingest(collection, _docs(200, "poison"))["task_id"]
+    # A job long enough (seconds per try) that each try is killed before it can finish.
+    task_id = service.ingest(collection, _docs(POISON_DOCS, "poison"))["task_id"]
     killed: set[int] = set()
+    deadline = time.monotonic() + 240
     while service.client.get(f"/v1/tasks/{task_id}").json()["state"] != "failed":
         assert len(killed) <= 4, "retries are not bounded"
+        assert time.monotonic() < deadline, f"the job never failed; {len(killed)} children killed"
         try:
             pid = _child_embedding(task_id, timeout=30)
         except AssertionError:
@@ -86,7 +91,7 @@ def test_a_job_that_kills_its_child_every_time_is_dead_lettered_then_replayed(
     assert (letters[0].task, letters[0].collection, letters[0].documents) == (
         queues.EMBED_DOCUMENTS,
         collection,
-        200,
+        POISON_DOCS,
     )
 
     listing = subprocess.run(
@@ -108,5 +113,5 @@ def test_a_job_that_kills_its_child_every_time_is_dead_lettered_then_replayed(
     assert replay.returncode == 0 and "1 replayed" in replay.stderr
     # Until the replayed message runs, the job still reads `failed`.
     service.wait_for(task_id, until=lambda s: s["state"] == "stored", timeout=180)
-    assert service.client.get(f"/v1/collections/{collection}").json()["points"] == 200
+    assert service.client.get(f"/v1/collections/{collection}").json()["points"] == POISON_DOCS
     assert not _dead_letters_of(task_id)
