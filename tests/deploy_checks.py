@@ -24,7 +24,8 @@ PREFIX = "EMBEDAPP_"
 KUBERNETES_VERSION = "1.33.0"
 QUEUES = {q.name for q in task_queues(Settings())}
 # `${NAME:-default}` in compose files: checked as the default it falls back to.
-INTERPOLATION = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")
+# `${NAME:?message}` (required): checked as a placeholder value.
+INTERPOLATION = re.compile(r"\$\{(\w+)(?::?-([^}]*)|:?\?[^}]*)?\}")
 
 
 def cli_problem(argv: Iterable[str]) -> str | None:
@@ -78,7 +79,10 @@ def compose_problems(path: Path) -> list[str]:
     spec = yaml.safe_load(path.read_text())
     services: dict[str, dict[str, Any]] = spec.get("services") or {}
     volumes = set(spec.get("volumes") or {})
-    found = [
+    found = ["the guest account is used: give RabbitMQ a user of its own"] * (
+        re.search(r"\bguest:", path.read_text()) is not None
+    )
+    found += [
         f"no {name!r} service"
         for name in (
             "rabbitmq",
@@ -100,6 +104,8 @@ def compose_problems(path: Path) -> list[str]:
         where = f"service {name}"
         if "healthcheck" not in service:
             found.append(f"{where}: no healthcheck")
+        if name in ("rabbitmq", "redis", "qdrant") and service.get("ports"):
+            found.append(f"{where}: publishes {service['ports']}; keep it inside the network")
         for target, condition in (service.get("depends_on") or {}).items():
             if target not in services:
                 found.append(f"{where}: depends on unknown service {target!r}")

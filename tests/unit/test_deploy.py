@@ -41,6 +41,8 @@ def test_a_broken_compose_file_is_caught(tmp_path: Path) -> None:
     worker["depends_on"] = {**worker["depends_on"], "postgres": {"condition": "service_healthy"}}
     del spec["services"]["qdrant"]["healthcheck"]
     spec["services"]["store-worker"]["image"] = "embedapp:old"
+    spec["services"]["redis"]["ports"] = ["6379:6379"]
+    spec["x-embedapp-env"]["EMBEDAPP_BROKER_URL"] = "amqp://guest:guest@rabbitmq:5672//"
     broken = tmp_path / "docker-compose.yml"
     broken.write_text(yaml.safe_dump(spec))
     found = "\n".join(compose_problems(broken))
@@ -51,6 +53,8 @@ def test_a_broken_compose_file_is_caught(tmp_path: Path) -> None:
         "unknown service 'postgres'",
         "service qdrant: no healthcheck",
         "different images",
+        "service redis: publishes ['6379:6379']",
+        "the guest account is used",
     ):
         assert expected in found
 
