@@ -21,6 +21,11 @@ class EmbedappError(Exception):
             self.status_code = status_code
 
 
+class ForbiddenError(EmbedappError):
+    status_code = 403
+    type = "forbidden"
+
+
 class NotFoundError(EmbedappError):
     status_code = 404
     type = "not_found"

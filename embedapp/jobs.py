@@ -8,6 +8,7 @@ from typing import Any
 from celery import states
 from celery.backends.base import Backend
 
+from embedapp.errors import EmbedappError
 from embedapp.schemas import TaskStatus
 
 log = logging.getLogger(__name__)
@@ -32,18 +33,25 @@ def record_progress(
         log.warning("progress of %s not recorded: %s", job_id, exc)
 
 
+def _reason(error: object) -> str:
+    """Why a job failed, as the client may read it: our own errors and Celery's say what
+    happened; anything else only its kind (its text may hold paths and internals)."""
+    if not isinstance(error, BaseException):
+        return "failed in the worker; its log has the details"
+    kind = type(error).__name__
+    ours = type(error).__module__.startswith(("celery.", "billiard."))
+    if isinstance(error, EmbedappError) or ours:
+        return f"{kind}: {error}"
+    return f"{kind} in the worker; its log has the details"
+
+
 def to_status(job_id: str, meta: dict[str, Any]) -> TaskStatus | None:
     """The client's view of a stored task meta; None for an id the backend never saw."""
     state, result = meta.get("status"), meta.get("result")
     if state == states.PENDING:
         return None
     if state in states.PROPAGATE_STATES:
-        reason = (
-            f"{type(result).__name__}: {result}"
-            if isinstance(result, BaseException)
-            else str(result)
-        )
-        return TaskStatus(task_id=job_id, state="failed", error=reason)
+        return TaskStatus(task_id=job_id, state="failed", error=_reason(result))
     info = result if isinstance(result, dict) else {}
     if state == states.SUCCESS:
         name = "deleted" if info.get("kind") == "delete" else "stored"

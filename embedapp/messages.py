@@ -132,6 +132,20 @@ class EmbeddedTexts(BaseModel):
         )
 
 
+class ServedModel(BaseModel):
+    """What an embed child records in the result backend once its model is loaded, so that
+    the gateway, which never loads the model, can check requests against it."""
+
+    model: str
+    dimension: int
+    max_tokens: int  # the window, special tokens included
+    max_content_tokens: int  # what is left of it for a text
+
+    @staticmethod
+    def key(model_id: str) -> str:
+        return f"embedapp:model:{model_id}"
+
+
 def encode_vector(vector: Sequence[float] | np.ndarray) -> str:
     """float32 little-endian bytes, base64."""
     return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")

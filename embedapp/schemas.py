@@ -3,6 +3,7 @@
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -14,13 +15,12 @@ from pydantic import (
     model_validator,
 )
 
+from embedapp.inputs import DocId, Metadata, Text, clean_text, int64
 from embedapp.messages import Chunk, Chunking
 
-
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("text must not be blank")
-    return value
+# Bounds that do not depend on settings: a filter's conditions and the values of one.
+MAX_FILTER_CONDITIONS = 32
+MAX_FILTER_VALUES = 1024
 
 
 class Document(BaseModel):
@@ -28,13 +28,15 @@ class Document(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: StrictStr | None = Field(
-        None, min_length=1, max_length=256, description="Generated if absent."
+    id: DocId | None = Field(
+        None,
+        description="Generated if absent. Up to 256 characters, no control characters; `/` "
+        "is allowed (percent-encode ids in URLs), but no part between slashes is `.` or `..`.",
     )
-    text: StrictStr = Field(min_length=1)
-    metadata: dict[str, Any] = Field(default_factory=dict)
-
-    _text_not_blank = field_validator("text")(_not_blank)
+    text: Text
+    metadata: Metadata = Field(
+        default_factory=dict, description="JSON data; nested at most 8 levels deep."
+    )
 
 
 class IngestRequest(BaseModel):
@@ -116,12 +118,14 @@ class CollectionList(BaseModel):
 
 # Qdrant matches keywords, integers and booleans; a list matches any of its values, which
 # must all be of one kind.
+FilterText = Annotated[StrictStr, AfterValidator(clean_text)]
+FilterInt = Annotated[StrictInt, AfterValidator(int64)]
 FilterValue = (
-    StrictStr
-    | StrictInt
+    FilterText
+    | FilterInt
     | StrictBool
-    | Annotated[list[StrictStr], Field(min_length=1)]
-    | Annotated[list[StrictInt], Field(min_length=1)]
+    | Annotated[list[FilterText], Field(min_length=1, max_length=MAX_FILTER_VALUES)]
+    | Annotated[list[FilterInt], Field(min_length=1, max_length=MAX_FILTER_VALUES)]
 )
 
 
@@ -134,15 +138,14 @@ class SearchRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    query: StrictStr = Field(min_length=1)
+    query: Text
     top_k: int = Field(10, ge=1, le=1000)
     filter: dict[FilterField, FilterValue] = Field(
         default_factory=dict,
+        max_length=MAX_FILTER_CONDITIONS,
         description="Metadata field → value (equal) or list of values (any of them).",
     )
     with_text: bool = True
-
-    _query_not_blank = field_validator("query")(_not_blank)
 
 
 class SearchHit(BaseModel):
@@ -162,7 +165,7 @@ class SearchResponse(BaseModel):
 
 
 class EmbeddingsRequest(BaseModel):
-    input: StrictStr | list[StrictStr] = Field(description="A text or a list of texts.")
+    input: Text | list[Text] = Field(description="A text or a list of texts.")
     model: StrictStr
     encoding_format: Literal["float", "base64"] = "float"
     dimensions: int | None = Field(None, ge=1, description="Keep the first N dimensions.")
@@ -219,8 +222,8 @@ class EmbedRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    inputs: StrictStr | list[StrictStr] | None = None
-    text: StrictStr | None = None
+    inputs: Text | list[Text] | None = None
+    text: Text | None = None
     normalize: bool = True
     truncate: bool = False
 

@@ -60,10 +60,18 @@ class Settings(BaseSettings):
 
     gateway_host: str = "127.0.0.1"
     gateway_port: int = Field(8000, gt=0, lt=65536)
+    # Slow and greedy clients: a connection must finish its request headers in
+    # header_timeout_s, an idle kept-alive one closes after keep_alive_timeout_s, and past
+    # max_connections (per gateway process) new requests get a 503 at once.
+    header_timeout_s: float = Field(10.0, gt=0)
+    keep_alive_timeout_s: int = Field(5, gt=0)
+    max_connections: int = Field(1000, gt=0)
     flower_port: int = Field(5555, gt=0, lt=65536)
     # Each worker's parent serves its children's Prometheus metrics here; 0: off.
     # `embedapp serve` gives its three workers this port and the two after it.
     worker_metrics_port: int = Field(9540, ge=0, lt=65536)
+    # Where those metrics listen: this host only unless opened (containers: 0.0.0.0).
+    worker_metrics_host: str = "127.0.0.1"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     max_documents_per_request: int = Field(1000, gt=0)
@@ -74,6 +82,16 @@ class Settings(BaseSettings):
     max_metadata_bytes: int = Field(16_384, gt=0)
     max_request_bytes: int = Field(16 * 1024 * 1024, gt=0)
     request_timeout_s: float = Field(30.0, gt=0)
+    # /v1/embeddings, /embed and search (TEI's --max-client-batch-size): texts per call and
+    # characters per text. The model reads a few hundred tokens; a longer text costs only time.
+    max_client_batch_size: int = Field(256, gt=0)
+    max_input_chars: int = Field(20_000, gt=0)
+    # Chunked ingest: windows advance at least this many tokens (size - overlap), a document
+    # yields at most this many chunks (the rest is reported truncated), and a job carries at
+    # most this many points (bigger requests are split into more jobs).
+    min_chunk_stride: int = Field(32, gt=0)
+    max_chunks_per_document: int = Field(1000, gt=0)
+    max_job_points: int = Field(10_000, gt=0)
 
     # Interactive texts arriving together share one task and model call: a batch goes once
     # no text joined it for wait_ms; at most in_flight batches per gateway process run at
@@ -86,8 +104,13 @@ class Settings(BaseSettings):
     queue_max_length: int = Field(10_000, gt=0)
     retry_after_s: int = Field(5, gt=0)
 
-    # Comma-separated. No keys: no auth. No origins: no CORS headers.
+    # Comma-separated, each with full access. No keys (here or in the file): no auth.
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    # The key `embedapp ingest` sends (an environment variable: argv is visible to `ps`).
+    api_key: SecretStr | None = None
+    # Keys with scopes and collection prefixes, kept as SHA-256 digests (`embedapp keys add`).
+    api_keys_file: Path | None = None
+    # Comma-separated. No origins: no CORS headers.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     flower_basic_auth: SecretStr | None = None
 
@@ -104,6 +127,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"EMBEDAPP_DTYPE={self.dtype} applies to the torch backend; "
                 f"EMBEDAPP_BACKEND={self.backend} sets its own precision"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _a_document_fits_a_job(self) -> Settings:
+        if self.max_chunks_per_document > self.max_job_points:
+            raise ValueError(
+                f"EMBEDAPP_MAX_CHUNKS_PER_DOCUMENT={self.max_chunks_per_document} exceeds "
+                f"EMBEDAPP_MAX_JOB_POINTS={self.max_job_points}: one document must fit a job"
             )
         return self
 

@@ -83,15 +83,14 @@ def ingest(
     ] = 500,
     in_flight: Annotated[int, typer.Option(min=1, help="Jobs queued at once.")] = 4,
     url: Annotated[str | None, typer.Option(help="The gateway (default: from settings).")] = None,
-    api_key: Annotated[
-        str | None, typer.Option(help="Default: the first of EMBEDAPP_API_KEYS.")
-    ] = None,
     restart: Annotated[bool, typer.Option(help="Ignore what an earlier run stored.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Send a JSONL, CSV or text file to a collection; re-run the same command to resume."""
     settings = load_settings()
-    key = api_key or (settings.api_keys[0].get_secret_value() if settings.api_keys else None)
+    # From the environment only: a key on the command line is visible to every user of `ps`.
+    secret = settings.api_key or (settings.api_keys[0] if settings.api_keys else None)
+    key = secret.get_secret_value() if secret else None
     checkpoint = Checkpoint(
         settings.data_dir / "ingest",
         file,

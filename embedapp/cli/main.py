@@ -12,10 +12,13 @@ import typer
 from rich.console import Console
 
 from embedapp.cli.bench import bench_app
+from embedapp.cli.flower import flower_child
+from embedapp.cli.flower import where as flower_login
 from embedapp.cli.ingest import ingest
+from embedapp.cli.keys import keys_app
 from embedapp.cli.preflight import check_management_api
 from embedapp.cli.store import store_app
-from embedapp.cli.support import console, load_settings, settings_or_exit
+from embedapp.cli.support import CELERY, console, load_settings, settings_or_exit
 from embedapp.queues import BULK_QUEUE, INTERACTIVE_QUEUE, STORE_QUEUE
 from embedapp.settings import Settings
 from embedapp.supervise import Child, Supervisor
@@ -54,7 +57,7 @@ def gateway(
     workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
 ) -> None:
     """Run the HTTP gateway (never loads the model)."""
-    import uvicorn
+    from embedapp.gateway import server
 
     settings = settings_or_exit()
     # uvicorn configures its own loggers only; embedapp's warnings (failed publishes, Redis
@@ -62,13 +65,11 @@ def gateway(
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    uvicorn.run(
-        "embedapp.gateway.app:create_app",
-        factory=True,
-        workers=workers,
+    server.run(
+        settings,
         host=host or settings.gateway_host,
         port=port or settings.gateway_port,
-        log_level=settings.log_level.lower(),
+        workers=workers,
     )
 
 
@@ -132,23 +133,6 @@ def store_worker(
     )
 
 
-CELERY = [sys.executable, "-m", "celery", "-A", "embedapp"]
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
-def _flower_command(settings: Settings, *, address: str, port: int) -> Child:
-    """Flower, with the management API for its Broker page (queue depths)."""
-    # Secrets through the environment, not argv, where `ps` would show them.
-    env = {"FLOWER_BROKER_API": settings.management_api_url}
-    if settings.flower_basic_auth:
-        env["FLOWER_BASIC_AUTH"] = settings.flower_basic_auth.get_secret_value()
-    elif address in LOOPBACK:
-        # Flower's HTTP API (workers, tasks, queue lengths) needs auth or this opt-in; on
-        # loopback only this host's users reach it.
-        env["FLOWER_UNAUTHENTICATED_API"] = "true"
-    return Child("flower", [*CELERY, "flower", f"--port={port}", f"--address={address}"], env=env)
-
-
 @app.command()
 def flower(
     address: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
@@ -156,7 +140,8 @@ def flower(
 ) -> None:
     """Run Flower: workers, tasks, and (through RabbitMQ's management API) queue depths."""
     settings = settings_or_exit(queues=False)
-    command = _flower_command(settings, address=address, port=port or settings.flower_port)
+    command = flower_child(settings, address=address, port=port or settings.flower_port)
+    console.print(f"flower: {flower_login(settings)}", soft_wrap=True)
     os.execve(command.argv[0], command.argv, {**os.environ, **command.env})
 
 
@@ -192,12 +177,13 @@ def serve(concurrency: Concurrency = None) -> None:
             [sys.executable, "-m", "embedapp", "gateway"],
             env={"EMBEDAPP_WORKER_CONCURRENCY": str(concurrency)} if concurrency else {},
         ),
-        _flower_command(settings, address="127.0.0.1", port=settings.flower_port),
+        flower_child(settings, address="127.0.0.1", port=settings.flower_port),
     ]
     console.print(
         f"embedapp: gateway http://{settings.gateway_host}:{settings.gateway_port}  "
-        f"flower http://127.0.0.1:{settings.flower_port}  "
-        f"worker metrics {f'ports {base}-{base + 2}' if base else 'off'}"
+        f"flower http://127.0.0.1:{settings.flower_port} ({flower_login(settings)})  "
+        f"worker metrics {f'ports {base}-{base + 2}' if base else 'off'}",
+        soft_wrap=True,
     )
     raise typer.Exit(code=Supervisor(children, console=console).run())
 
@@ -205,6 +191,7 @@ def serve(concurrency: Concurrency = None) -> None:
 app.command("ingest")(ingest)
 app.add_typer(bench_app, name="bench")
 app.add_typer(store_app, name="store")
+app.add_typer(keys_app, name="keys")
 
 
 dlq_app = typer.Typer(

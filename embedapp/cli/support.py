@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -10,6 +12,8 @@ from embedapp.cli.preflight import problems
 from embedapp.settings import Settings, get_settings
 
 console = Console(stderr=True)
+# How embedapp runs Celery's own commands (workers, Flower) as child processes.
+CELERY = [sys.executable, "-m", "celery", "-A", "embedapp"]
 
 
 def load_settings() -> Settings:

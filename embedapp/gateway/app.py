@@ -11,12 +11,16 @@ from embedapp.celery_app import create_celery
 from embedapp.gateway.errors import install_error_handlers
 from embedapp.gateway.metrics import GatewayMetrics, RequestMetrics
 from embedapp.gateway.middleware import ApiKeys, BodyLimit
+from embedapp.gateway.probes import Shared
 from embedapp.gateway.results import PublishOnlyRedisBackend, TaskResults
 from embedapp.gateway.routes import collections, documents, embeddings, health, tasks
 from embedapp.gateway.routes import metrics as metrics_route
 from embedapp.gateway.services import Services
 from embedapp.queues import task_queues
 from embedapp.settings import Settings, get_settings
+
+# How long a readiness answer is reused.
+PROBE_TTL_S = 1.0
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -51,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     metrics = GatewayMetrics(settings, [q.name for q in task_queues(settings)])
     app.state.metrics = metrics
+    app.state.readiness = Shared[tuple[bool, dict]](ttl=PROBE_TTL_S)
     # Added last is outermost: CORS answers preflights before the key check sees them.
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(ApiKeys, settings=settings)

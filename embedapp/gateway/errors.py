@@ -28,7 +28,8 @@ def _describe(error: dict) -> str:
     if tuple(error.get("loc", ())) == ("body",) and error.get("type") == "model_attributes_type":
         return "body must be a JSON object; send it with Content-Type: application/json"
     where = ".".join(str(part) for part in error.get("loc", ()) if part != "body") or "body"
-    return f"{where}: {error.get('msg', 'invalid')}"
+    message = error.get("msg", "invalid").removeprefix("Value error, ")
+    return f"{where}: {message}"
 
 
 async def _embedapp_error(_: Request, exc: Exception) -> JSONResponse:

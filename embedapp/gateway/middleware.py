@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import secrets
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from embedapp.gateway.errors import error_response
+from embedapp.gateway.keys import ANYONE, KeyRing, Principal
 from embedapp.settings import Settings
 
 PUBLIC_PATHS = frozenset({"/health", "/ready", "/metrics"})
@@ -59,28 +58,28 @@ class BodyLimit:
 
 
 class ApiKeys:
-    """With keys configured, every route but the probes needs `Authorization: Bearer <key>`."""
+    """With keys configured, every route but the probes needs `Authorization: Bearer <key>`;
+    the key's principal (its scopes and collections) goes to the routes in the scope's state."""
 
     def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
         self.app = app
-        self.keys = [key.get_secret_value().encode() for key in settings.api_keys]
+        self.keys = KeyRing(settings)
 
-    def _allowed(self, scope: Scope) -> bool:
+    def _principal(self, scope: Scope) -> Principal | None:
+        if not self.keys.enabled:
+            return ANYONE
         header = dict(scope["headers"]).get(b"authorization", b"")
         scheme, _, token = header.partition(b" ")
         if scheme.lower() != b"bearer":
-            return False
-        # Compare with every key, in constant time each: no early exit to time.
-        matches = [secrets.compare_digest(token.strip(), key) for key in self.keys]
-        return any(matches)
+            return None
+        return self.keys.find(token.strip())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or not self.keys
-            or scope["path"] in PUBLIC_PATHS
-            or self._allowed(scope)
-        ):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        principal = self._principal(scope)
+        if principal is not None or scope["path"] in PUBLIC_PATHS:
+            scope.setdefault("state", {})["principal"] = principal or ANYONE
             return await self.app(scope, receive, send)
         response = error_response(
             401,

@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from embedapp.errors import UnavailableError
+from embedapp.messages import ServedModel
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,10 @@ class PublishOnlyRedisBackend(RedisBackend):
     def url_for(cls, result_backend: str) -> str:
         """`result_backend` value that selects this class for a redis:// URL."""
         return f"{cls.__module__}:{cls.__qualname__}+{result_backend}"
+
+
+def _collection_key(task_id: str) -> str:
+    return f"embedapp:task-collection:{task_id}"
 
 
 class TaskResults:
@@ -62,10 +67,11 @@ class TaskResults:
             "date_done": None,
             "task_id": task_id,
         }
+        expires = self._backend.expires
         try:
-            await self._redis.set(
-                self._key(task_id), self._backend.encode(meta), ex=self._backend.expires
-            )
+            if "collection" in info:  # kept apart: a failure's meta replaces the info
+                await self._redis.set(_collection_key(task_id), info["collection"], ex=expires)
+            await self._redis.set(self._key(task_id), self._backend.encode(meta), ex=expires)
         except RedisError as exc:
             log.warning("task %s not recorded as %s: %s", task_id, state, exc)
             return False
@@ -82,6 +88,23 @@ class TaskResults:
             return {"status": states.PENDING, "result": None}
         return self._backend.decode_result(raw)
 
+    async def collection_of(self, task_id: str) -> str | None:
+        """The collection a recorded job works on (None: none, or not known)."""
+        try:
+            found = await self._redis.get(_collection_key(task_id))
+        except RedisError as exc:
+            raise UnavailableError("the result backend (Redis) is unreachable") from exc
+        return found.decode() if isinstance(found, bytes) else found
+
+    async def served_model(self, model_id: str) -> ServedModel | None:
+        """What the embed children recorded of their model; None if unknown or unreadable."""
+        try:
+            raw = await self._redis.get(ServedModel.key(model_id))
+        except RedisError as exc:
+            log.warning("cannot read the served model: %r", exc)
+            return None
+        return ServedModel.model_validate_json(raw) if raw else None
+
     async def ping(self) -> None:
         """Raise if Redis does not answer."""
         await self._redis.ping()
@@ -89,7 +112,7 @@ class TaskResults:
     async def forget(self, task_id: str) -> None:
         """Drop a result nobody will read again."""
         try:
-            await self._redis.delete(self._key(task_id))
+            await self._redis.delete(self._key(task_id), _collection_key(task_id))
         except RedisError as exc:
             log.warning("result of %s left to expire: %s", task_id, exc)
 

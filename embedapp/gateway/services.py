@@ -25,6 +25,7 @@ from embedapp.errors import (
     QueueFullError,
     UnavailableError,
 )
+from embedapp.gateway.limits import check_texts, job_bounds
 from embedapp.gateway.metrics import GatewayMetrics
 from embedapp.gateway.microbatch import MicroBatcher
 from embedapp.gateway.results import TaskResults
@@ -34,6 +35,7 @@ from embedapp.messages import (
     DocumentIn,
     EmbeddedTexts,
     IngestJob,
+    ServedModel,
 )
 from embedapp.settings import Settings
 
@@ -61,8 +63,12 @@ class Services:
     celery: Celery
     results: TaskResults
     metrics: GatewayMetrics
+    # Threads for probes (readiness, metrics), apart from the pool publishing uses; made in
+    # the lifespan, inside the event loop.
+    probe_threads: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(2))
     _collection_models: dict[str, tuple[str | None, float]] = field(default_factory=dict)
     _batcher: MicroBatcher[EmbedOptions] = field(init=False)
+    _served: ServedModel | None = None
 
     def __post_init__(self) -> None:
         self._batcher = MicroBatcher(
@@ -81,11 +87,16 @@ class Services:
         options = {"argsrepr": argsrepr} if argsrepr else {}
         return self.celery.signature(name, args=args, kwargs=kwargs, **options)
 
-    async def publish(self, signature: Signature, task_id: str) -> None:
-        """Publish and wait for RabbitMQ's confirm (in a thread: kombu blocks)."""
+    async def publish(
+        self, signature: Signature, task_id: str, *, expires: float | None = None
+    ) -> None:
+        """Publish and wait for RabbitMQ's confirm (in a thread: kombu blocks).
+
+        `expires`: seconds after which a worker drops the task unrun (nobody waits for it)."""
         started = time.perf_counter()
+        send = partial(signature.apply_async, task_id=task_id, expires=expires)
         try:
-            await anyio.to_thread.run_sync(partial(signature.apply_async, task_id=task_id))
+            await anyio.to_thread.run_sync(send)
         except OperationalError as exc:
             if isinstance(exc.__cause__, MessageNacked):
                 self.metrics.rejected.labels("queue_full").inc()
@@ -119,7 +130,7 @@ class Services:
         """Run a task (or chain) on the workers and return its result, without blocking."""
         timeout = timeout or self.settings.request_timeout_s
         task_id = str(uuid.uuid4())
-        await self.publish(signature, task_id)
+        await self.publish(signature, task_id, expires=timeout)
         try:
             meta = await self.results.wait(task_id, timeout)
         except TimeoutError as exc:
@@ -158,16 +169,19 @@ class Services:
         self._collection_models.pop(collection, None)
 
     async def submit_ingest(
-        self, collection: str, documents: list[DocumentIn], chunking: Chunking | None
+        self,
+        collection: str,
+        documents: list[DocumentIn],
+        chunking: Chunking | None,
+        points: list[int],
     ) -> str:
-        """Queue embed_documents → store.upsert, as one job or (a request of more than
-        max_job_documents) several; the id to follow it by."""
+        """Queue embed_documents → store.upsert, as one job or several (each document may
+        become up to `points` points); the id to follow it by."""
         await self.check_collection_model(collection)
-        jobs_needed = -(-len(documents) // self.settings.max_job_documents)
-        if jobs_needed <= 1:
+        bounds = job_bounds(points, self.settings)
+        if len(bounds) <= 2:
             return await self._submit_job(collection, documents, chunking, str(uuid.uuid4()))
-        bounds = [len(documents) * i // jobs_needed for i in range(jobs_needed + 1)]
-        job_id, part_ids = str(uuid.uuid4()), [str(uuid.uuid4()) for _ in range(jobs_needed)]
+        job_id, part_ids = str(uuid.uuid4()), [str(uuid.uuid4()) for _ in bounds[1:]]
         info = {"collection": collection, "total": len(documents), "parts": part_ids}
         await self.results.record(job_id, jobs.SPLIT, info)
         for index, part_id in enumerate(part_ids):
@@ -187,6 +201,12 @@ class Services:
                     headers=exc.headers,
                 ) from exc
         return job_id
+
+    async def served_model(self) -> ServedModel | None:
+        """The served model's window and dimension, as its workers recorded them."""
+        if self._served is None:
+            self._served = await self.results.served_model(self.settings.model_id)
+        return self._served
 
     async def _submit_job(
         self, collection: str, documents: list[DocumentIn], chunking: Chunking | None, job_id: str
@@ -221,15 +241,18 @@ class Services:
         self,
         texts: list[str],
         *,
+        field: str,
         truncate: bool = True,
         dimensions: int | None = None,
         normalize: bool = True,
     ) -> EmbeddedTexts:
-        """Vectors for a few texts, micro-batched with concurrent callers.
+        """Vectors for a few texts, micro-batched with concurrent callers; `field` names
+        them in a 413 (too many, or too long).
 
         `truncate=False`: a text past the model's window is the caller's 422 (TEI's rule),
         decided here so that it never fails the callers it shared a batch with.
         """
+        check_texts(texts, self.settings, field)
         result = await self._batcher.embed(texts, EmbedOptions(dimensions, normalize))
         if not truncate and result.truncated:
             first = result.truncated[0]

@@ -10,6 +10,7 @@ from celery import signals
 
 from embedapp import model, queues
 from embedapp.celery_app import celery_app
+from embedapp.messages import ServedModel
 from embedapp.queues import EMBED_QUEUES, INTERACTIVE_QUEUE
 from embedapp.settings import get_settings
 from embedapp.worker import metrics as worker_metrics
@@ -51,9 +52,9 @@ def _prepare(sender: Any, **_: Any) -> None:
     _WorkerRole.concurrency = int(sender.concurrency or 1)
     with celery_app.connection_for_write() as connection:
         queues.declare_dead_letters(connection)
-    port = get_settings().worker_metrics_port
-    if port:
-        worker_metrics.serve(port)
+    settings = get_settings()
+    if settings.worker_metrics_port:
+        worker_metrics.serve(settings.worker_metrics_port, settings.worker_metrics_host)
 
 
 @signals.worker_shutdown.connect
@@ -71,6 +72,20 @@ def _count_retry(sender: Any, **_: Any) -> None:
     worker_metrics.metrics().task_retries.labels(sender.name).inc()
 
 
+def _announce(embedder: model.Embedder) -> None:
+    """Tell the gateway the model's window (it checks chunking against it at request time)."""
+    served = ServedModel(
+        model=embedder.model_id,
+        dimension=embedder.dimension,
+        max_tokens=embedder.max_tokens,
+        max_content_tokens=embedder.max_content_tokens,
+    )
+    try:
+        celery_app.backend.client.set(ServedModel.key(served.model), served.model_dump_json())
+    except Exception as exc:  # the gateway then accepts and the embed task checks instead
+        log.warning("model window not recorded in the result backend: %s", exc)
+
+
 @signals.worker_process_init.connect
 def _load_model(**_: Any) -> None:
     # Runs in each prefork child after fork: never load torch in the parent (CUDA forbids
@@ -82,9 +97,10 @@ def _load_model(**_: Any) -> None:
         # OpenMP threads that spin while they wait would take turns away from it.
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     settings = get_settings()
-    model.init_embedder(
+    embedder = model.init_embedder(
         settings,
         threads=model.threads_per_child(_WorkerRole.concurrency),
         on_batch=worker_metrics.record_batch,
     )
+    _announce(embedder)
     log.info("pid %d serves %s", os.getpid(), ",".join(_WorkerRole.queues))

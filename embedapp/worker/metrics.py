@@ -93,18 +93,18 @@ def use_private_directory() -> str:
     return directory
 
 
-def serve(port: int) -> None:
+def serve(port: int, host: str) -> None:
     """Serve every child's samples from the worker's parent (a thread of prometheus-client)."""
     from prometheus_client import CollectorRegistry, multiprocess, start_http_server
 
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)
     try:
-        start_http_server(port, registry=registry)
+        start_http_server(port, addr=host, registry=registry)
     except OSError as exc:  # metrics are not worth refusing to embed over
         log.warning("worker metrics not served: port %d: %s", port, exc)
         return
-    log.info("worker metrics on http://0.0.0.0:%d/metrics", port)
+    log.info("worker metrics on http://%s:%d/metrics", host, port)
 
 
 def remove_directory() -> None:

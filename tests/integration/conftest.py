@@ -21,6 +21,7 @@ import httpx
 import pytest
 from kombu import Connection
 
+from embedapp.cli.flower import CREDENTIALS_FILE
 from embedapp.cli.preflight import check_broker, check_result_backend
 from embedapp.queues import BULK_QUEUE, DEAD_LETTER_QUEUE, INTERACTIVE_QUEUE, STORE_QUEUE
 from embedapp.settings import Settings
@@ -61,6 +62,16 @@ class Service:
     log: Path
     process: subprocess.Popen[bytes]
     client: httpx.Client
+
+    @property
+    def flower_auth(self) -> tuple[str, str]:
+        """The basic auth `embedapp serve` made for Flower (kept in its data dir)."""
+        user, _, password = self.flower_credentials.read_text().strip().partition(":")
+        return user, password
+
+    @property
+    def flower_credentials(self) -> Path:
+        return Path(self.env["EMBEDAPP_DATA_DIR"]) / CREDENTIALS_FILE
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")

@@ -32,7 +32,7 @@ def _poll(fetch: Callable[[], Any], holds: Callable[[Any], bool], what: str) -> 
 
 
 def _flower(service: Service, path: str) -> Any:
-    response = httpx.get(f"{service.flower_url}{path}", timeout=10)
+    response = httpx.get(f"{service.flower_url}{path}", auth=service.flower_auth, timeout=10)
     assert response.status_code == 200, response.text
     return response.json()
 

@@ -1,3 +1,4 @@
+from billiard.exceptions import WorkerLostError
 from celery import states
 
 from embedapp import jobs
@@ -32,6 +33,16 @@ def test_a_failure_carries_its_reason() -> None:
     failed = jobs.to_status("x", {"status": states.FAILURE, "result": ConflictError("wrong model")})
     assert failed is not None
     assert (failed.state, failed.error) == ("failed", "ConflictError: wrong model")
+
+
+def test_a_failure_of_another_kind_keeps_its_text_in_the_worker_log() -> None:
+    internal = FileNotFoundError(2, "No such file", "/srv/embedapp/data/qdrant-edge/x/segments")
+    failed = jobs.to_status("x", {"status": states.FAILURE, "result": internal})
+    assert failed is not None and failed.error is not None
+    assert failed.error.startswith("FileNotFoundError") and "/srv" not in failed.error
+    lost = WorkerLostError("Worker exited prematurely: signal 9 (SIGKILL) Job: 0.")
+    shown = jobs.to_status("x", {"status": states.FAILURE, "result": lost})
+    assert shown is not None and "SIGKILL" in (shown.error or "")
 
 
 SPLIT_INFO = {"collection": "c", "total": 10, "parts": ["p1", "p2"]}

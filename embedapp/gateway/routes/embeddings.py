@@ -1,9 +1,10 @@
 """Embeddings for clients of OpenAI's API and of text-embeddings-inference."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
+from embedapp.apikeys import Scope
 from embedapp.errors import NotFoundError
-from embedapp.gateway.deps import ServicesDep
+from embedapp.gateway.deps import ServicesDep, needs
 from embedapp.messages import decode_vector
 from embedapp.schemas import (
     Embedding,
@@ -15,7 +16,7 @@ from embedapp.schemas import (
     Usage,
 )
 
-router = APIRouter(tags=["embeddings"])
+router = APIRouter(tags=["embeddings"], dependencies=[Depends(needs(Scope.read))])
 
 
 @router.post("/v1/embeddings", response_model=EmbeddingsResponse)
@@ -26,7 +27,7 @@ async def embeddings(body: EmbeddingsRequest, services: ServicesDep) -> Embeddin
         raise NotFoundError(
             f"model {body.model!r} is not served here; this service serves {served!r}"
         )
-    result = await services.embed(body.texts, dimensions=body.dimensions)
+    result = await services.embed(body.texts, field="input", dimensions=body.dimensions)
     data = [
         Embedding(
             index=i,
@@ -50,5 +51,10 @@ async def models(services: ServicesDep) -> ModelList:
 @router.post("/embed", response_model=list[list[float]])
 async def embed(body: EmbedRequest, services: ServicesDep) -> list[list[float]]:
     """text-embeddings-inference's /embed, or the older `{"text": ...}`: a list of vectors."""
-    result = await services.embed(body.texts, truncate=body.truncate, normalize=body.normalize)
+    result = await services.embed(
+        body.texts,
+        field="inputs" if body.inputs is not None else "text",
+        truncate=body.truncate,
+        normalize=body.normalize,
+    )
     return [decode_vector(encoded) for encoded in result.vectors_b64]

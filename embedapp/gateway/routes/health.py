@@ -3,7 +3,7 @@
 from typing import Any
 
 import anyio
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from embedapp.gateway.deps import ServicesDep
@@ -31,11 +31,21 @@ def _probe_workers(services: Any) -> list[str]:
 
 
 @router.get("/ready")
-async def ready(services: ServicesDep) -> JSONResponse:
-    """Ready when the broker, the result backend and at least one worker answer."""
+async def ready(request: Request, services: ServicesDep) -> JSONResponse:
+    """Ready when the broker, the result backend and at least one worker answer (checked at
+    most once a second, however many probes come)."""
+    ok, checks = await request.app.state.readiness.get(lambda: _check(services))
+    return JSONResponse(
+        {"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503
+    )
+
+
+async def _check(services: Any) -> tuple[bool, dict[str, Any]]:
     checks: dict[str, Any] = {}
     try:
-        checks["broker"] = await anyio.to_thread.run_sync(_probe_broker, services)
+        checks["broker"] = await anyio.to_thread.run_sync(
+            _probe_broker, services, limiter=services.probe_threads
+        )
     except Exception as exc:  # any failure means "not ready", reported by kind
         checks["broker"] = f"unreachable ({type(exc).__name__})"
     try:
@@ -46,9 +56,9 @@ async def ready(services: ServicesDep) -> JSONResponse:
         checks["result_backend"] = f"unreachable ({type(exc).__name__})"
     workers: list[str] = []
     if checks["broker"] == "ok":
-        workers = await anyio.to_thread.run_sync(_probe_workers, services)
+        workers = await anyio.to_thread.run_sync(
+            _probe_workers, services, limiter=services.probe_threads
+        )
     checks["workers"] = workers
     ok = checks["broker"] == "ok" and checks["result_backend"] == "ok" and bool(workers)
-    return JSONResponse(
-        {"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503
-    )
+    return ok, checks

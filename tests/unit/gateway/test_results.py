@@ -60,9 +60,10 @@ class FakeRedis:
         self._check()
         return self.data.get(key)
 
-    async def delete(self, key: str) -> None:
+    async def delete(self, *keys: str) -> None:
         self._check()
-        self.data.pop(key, None)
+        for key in keys:
+            self.data.pop(key, None)
 
     def publish(self, channel: str, data: bytes) -> None:
         if channel in self.pubsub_.channels:
@@ -93,9 +94,12 @@ def test_a_recorded_state_reads_back_as_celery_stores_it(backend: PublishOnlyRed
         assert await results.record("t1", "QUEUED", {"collection": "c", "total": 3})
         meta = await results.read("t1")
         assert (meta["status"], meta["result"]) == ("QUEUED", {"collection": "c", "total": 3})
-        assert list(redis.data) == [backend.get_key_for_task("t1").decode()]
+        assert backend.get_key_for_task("t1").decode() in redis.data
+        # The collection is kept apart, for the keys that may read the job even once failed.
+        assert await results.collection_of("t1") == "c"
         await results.forget("t1")
         assert (await results.read("t1"))["status"] == states.PENDING
+        assert not redis.data
 
     asyncio.run(run())
 

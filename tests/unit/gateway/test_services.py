@@ -63,14 +63,14 @@ def _documents(count: int) -> list[DocumentIn]:
 
 def test_a_request_within_the_job_size_is_one_job() -> None:
     services, results, published = _services()
-    job_id = asyncio.run(services.submit_ingest("c", _documents(4), None))
+    job_id = asyncio.run(services.submit_ingest("c", _documents(4), None, [1] * 4))
     assert [p["task_id"] for p in published] == [job_id]
     assert results.records[job_id][0] == jobs.QUEUED
 
 
 def test_a_bigger_request_is_split_into_even_jobs_in_order() -> None:
     services, results, published = _services()
-    job_id = asyncio.run(services.submit_ingest("c", _documents(10), None))
+    job_id = asyncio.run(services.submit_ingest("c", _documents(10), None, [1] * 10))
     assert [[d["id"] for d in p["documents"]] for p in published] == [
         ["d0", "d1", "d2"], ["d3", "d4", "d5"], ["d6", "d7", "d8", "d9"],
     ]  # fmt: skip
@@ -83,7 +83,7 @@ def test_a_bigger_request_is_split_into_even_jobs_in_order() -> None:
 def test_a_refusal_part_way_names_what_was_queued_and_leaves_no_split_record() -> None:
     services, results, published = _services(refuse_after=2)
     with pytest.raises(QueueFullError) as refused:
-        asyncio.run(services.submit_ingest("c", _documents(10), None))
+        asyncio.run(services.submit_ingest("c", _documents(10), None, [1] * 10))
     assert len(published) == 2
     assert "Documents 0-5 of this request were queued" in refused.value.message
     assert refused.value.headers == {"Retry-After": "5"}
@@ -93,5 +93,5 @@ def test_a_refusal_part_way_names_what_was_queued_and_leaves_no_split_record() -
 def test_a_refusal_of_the_first_job_is_passed_on_as_it_is() -> None:
     services, _, published = _services(refuse_after=0)
     with pytest.raises(QueueFullError) as refused:
-        asyncio.run(services.submit_ingest("c", _documents(10), None))
+        asyncio.run(services.submit_ingest("c", _documents(10), None, [1] * 10))
     assert refused.value.message == "the ingest queue is full" and not published
