@@ -7,9 +7,10 @@ reassembly, hits) is written once, here, so that both engines behave alike.
 
 from __future__ import annotations
 
+import json
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,9 +25,15 @@ UPSERT_BATCH = 256
 MAX_DOCUMENT_POINTS = 10_000
 
 
+# How point ids are derived. 1: uuid5 of "{collection}/{doc_id}" ("…#{chunk}" for chunks),
+# under which a document `x#0` and chunk 0 of `x` were one point. 2: the key is a JSON array.
+ID_SCHEME = 2
+
+
 def point_id(collection: str, doc_id: str, chunk: int | None = None) -> str:
-    """Deterministic id: a re-sent or redelivered document overwrites itself."""
-    key = f"{collection}/{doc_id}" if chunk is None else f"{collection}/{doc_id}#{chunk}"
+    """Deterministic (a re-sent or redelivered document overwrites itself) and exact: the key
+    is a JSON array, so no two (collection, document, chunk) share an id."""
+    key = json.dumps([collection, doc_id, chunk], ensure_ascii=False)
     return str(uuid.uuid5(POINT_NAMESPACE, key))
 
 
@@ -37,6 +44,18 @@ class Point:
     id: str
     vector: list[float]
     payload: dict[str, Any]
+
+
+def collection_record(model: str, dimension: int) -> dict[str, Any]:
+    """What a new collection records of itself."""
+    return {"model": model, "dimension": dimension, "id_scheme": ID_SCHEME}
+
+
+def under_exact_id(collection: str, point: Point) -> Point:
+    """The point under the id its payload gives it (it may hold an id of an older scheme)."""
+    chunk = point.payload.get("chunk")
+    exact = point_id(collection, point.payload["doc_id"], chunk["index"] if chunk else None)
+    return Point(exact, point.vector, point.payload)
 
 
 @dataclass(frozen=True)
@@ -67,6 +86,18 @@ class VectorStore(ABC):
     @abstractmethod
     def describe(self, name: str) -> tuple[str | None, int]:
         """The collection's model and dimension."""
+
+    @abstractmethod
+    def id_scheme(self, name: str) -> int:
+        """How the collection's point ids were derived (ID_SCHEME for new collections)."""
+
+    @abstractmethod
+    def set_id_scheme(self, name: str, scheme: int) -> None:
+        """Record that every point of the collection has ids of this scheme."""
+
+    @abstractmethod
+    def scroll_all(self, name: str, *, batch: int = UPSERT_BATCH) -> Iterator[list[Point]]:
+        """Every point with its vector and payload, a batch at a time (for migrations)."""
 
     @abstractmethod
     def count(self, name: str, doc_id: str | None = None) -> int:
@@ -118,6 +149,28 @@ class VectorStore(ABC):
                 f"this service embeds with {model!r}. Use another collection, or delete this one."
             )
         return True
+
+    def upgrade_ids(self, name: str) -> int:
+        """Move a collection's points to exact ids (ID_SCHEME), once; how many moved. Each
+        point is written under its new id before its old one is deleted, so a crash part-way
+        loses nothing and running again finishes the move."""
+        if self.id_scheme(name) >= ID_SCHEME:
+            return 0
+        moved = 0
+        for points in self.scroll_all(name):
+            exact = [under_exact_id(name, p) for p in points]
+            stale = [(old, new) for old, new in zip(points, exact, strict=True) if old.id != new.id]
+            if stale:
+                self.upsert(name, [new for _, new in stale])
+                self.delete_points(name, [old.id for old, _ in stale])
+                moved += len(stale)
+        self.set_id_scheme(name, ID_SCHEME)
+        return moved
+
+    def upgrade_all_ids(self) -> dict[str, int]:
+        """upgrade_ids for every collection; the points moved, of those that moved any."""
+        moved = {name: self.upgrade_ids(name) for name in self.names()}
+        return {name: count for name, count in moved.items() if count}
 
     def ensure_collection(self, name: str, *, dimension: int, model: str) -> None:
         """Create the collection on first use; refuse vectors from another model."""

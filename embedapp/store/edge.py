@@ -14,8 +14,9 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from qdrant_edge import (
     CountRequest,
@@ -37,6 +38,7 @@ from qdrant_edge import Point as EdgePoint
 from qdrant_edge import Query as EdgeQuery
 
 from embedapp.schemas import FilterValue
+from embedapp.store import base
 from embedapp.store.base import MAX_DOCUMENT_POINTS, UPSERT_BATCH, Found, Point, VectorStore
 from embedapp.store.indexer import IndexBuilds
 
@@ -126,13 +128,34 @@ class EdgeStore(VectorStore):
         shard = self._shards[name] = EdgeShard.create(str(folder / SHARD), config)
         shard.update(UpdateOperation.create_field_index("doc_id", PayloadSchemaType.Keyword))
         shard.flush()
-        record = folder / f"{RECORD}.tmp"
-        record.write_text(json.dumps({"model": model, "dimension": dimension}))
-        record.replace(folder / RECORD)
+        self._write_record(name, base.collection_record(model, dimension))
+
+    def _record(self, name: str) -> dict[str, Any]:
+        return json.loads((self._folder(name) / RECORD).read_text())
+
+    def _write_record(self, name: str, record: dict[str, Any]) -> None:
+        temporary = self._folder(name) / f"{RECORD}.tmp"
+        temporary.write_text(json.dumps(record))
+        temporary.replace(self._folder(name) / RECORD)  # atomic: old record or new, never half
 
     def describe(self, name: str) -> tuple[str | None, int]:
-        record = json.loads((self._folder(name) / RECORD).read_text())
+        record = self._record(name)
         return record["model"], int(record["dimension"])
+
+    def id_scheme(self, name: str) -> int:
+        return int(self._record(name).get("id_scheme", 1))
+
+    def set_id_scheme(self, name: str, scheme: int) -> None:
+        self._write_record(name, {**self._record(name), "id_scheme": scheme})
+
+    def scroll_all(self, name: str, *, batch: int = UPSERT_BATCH) -> Iterator[list[Point]]:
+        offset = None
+        while True:
+            request = ScrollRequest(offset=offset, limit=batch, with_payload=True, with_vector=True)
+            records, offset = self._shard(name).scroll(request)
+            yield [Point(str(r.id), list(r.vector), r.payload or {}) for r in records]  # type: ignore[arg-type]
+            if offset is None:
+                return
 
     def count(self, name: str, doc_id: str | None = None) -> int:
         selected = _doc_filter(doc_id) if doc_id is not None else None

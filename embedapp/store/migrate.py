@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from embedapp.store.base import VectorStore
+from embedapp.store.base import VectorStore, under_exact_id
 from embedapp.store.server import ServerStore
 
 # Points per read from local mode and write into the target.
@@ -24,7 +24,8 @@ def migrate(
     source: Path, target: VectorStore, *, progress: Progress | None = None
 ) -> dict[str, int]:
     """Copy every collection of the local-mode storage at `source` into `target`; the points
-    copied per collection. Safe to run again: point ids are kept, so a copy overwrites itself."""
+    copied per collection. Safe to run again: point ids derive from the payload, so a copy
+    overwrites itself."""
     from qdrant_client import QdrantClient
 
     old = ServerStore(QdrantClient(path=str(source)), server=False)
@@ -35,7 +36,8 @@ def migrate(
             target.ensure_collection(name, dimension=dimension, model=model or "unknown")
             total, done = old.count(name), 0
             for points in old.scroll_all(name, batch=BATCH):
-                done += target.upsert(name, points)
+                # Under exact ids (the older store may hold ids of the older scheme).
+                done += target.upsert(name, [under_exact_id(name, p) for p in points])
                 if progress:
                     progress(name, done, total)
             copied[name] = done

@@ -18,6 +18,7 @@ from embedapp.store.base import (
     Found,
     Point,
     VectorStore,
+    collection_record,
 )
 
 
@@ -80,7 +81,7 @@ class ServerStore(VectorStore):
         self.client.create_collection(
             name,
             vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE),
-            metadata={"model": model, "dimension": dimension},
+            metadata=collection_record(model, dimension),
         )
         if self.server:  # local mode scans; a server needs the index for fast deletes
             self.client.create_payload_index(name, "doc_id", models.PayloadSchemaType.KEYWORD)
@@ -90,6 +91,15 @@ class ServerStore(VectorStore):
         params = config.params.vectors
         assert isinstance(params, models.VectorParams)  # we only create single-vector collections
         return (config.metadata or {}).get("model"), params.size
+
+    def _metadata(self, name: str) -> dict[str, Any]:
+        return self.client.get_collection(name).config.metadata or {}
+
+    def id_scheme(self, name: str) -> int:
+        return int(self._metadata(name).get("id_scheme", 1))
+
+    def set_id_scheme(self, name: str, scheme: int) -> None:
+        self.client.update_collection(name, metadata={**self._metadata(name), "id_scheme": scheme})
 
     def count(self, name: str, doc_id: str | None = None) -> int:
         selected = _doc_filter(doc_id) if doc_id is not None else None
@@ -144,7 +154,6 @@ class ServerStore(VectorStore):
         return [Found(payload=p.payload or {}, score=p.score) for p in found]
 
     def scroll_all(self, name: str, *, batch: int = UPSERT_BATCH) -> Iterator[list[Point]]:
-        """Every point with its vector and payload, a batch at a time (for migrations)."""
         offset = None
         while True:
             points, offset = self.client.scroll(

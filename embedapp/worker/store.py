@@ -1,5 +1,6 @@
 """Tasks that own Qdrant: write ingest jobs, read, search, delete."""
 
+import logging
 from functools import lru_cache
 from typing import Any
 
@@ -24,6 +25,8 @@ from embedapp.store.hash_index import get_hash_index
 from embedapp.worker import lifecycle
 from embedapp.worker.metrics import metrics
 
+log = logging.getLogger(__name__)
+
 # Qdrant server hiccups are worth retrying; a wrong model or a missing collection is not
 # (EmbedappError: the client's mistake, logged without a traceback).
 RETRY_ON = (ResponseHandlingException, UnexpectedResponse, ConnectionError, TimeoutError)
@@ -39,7 +42,10 @@ RETRIES = {
 @lru_cache(maxsize=1)
 def _store() -> VectorStore:
     # Opened in the store worker's child on first use: embedded Qdrant admits one process.
-    return open_store(get_settings())
+    store = open_store(get_settings())
+    for name, moved in store.upgrade_all_ids().items():
+        log.warning("collection %r: %d points moved to exact ids (once)", name, moved)
+    return store
 
 
 @signals.worker_process_init.connect

@@ -1,28 +1,13 @@
 """What embedapp needs of a store, held on both engines: Qdrant Edge (the embedded default)
 and qdrant-client, here in local mode, which speaks a Qdrant server's API."""
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from embedapp.errors import ConflictError, NotFoundError
-from embedapp.settings import Settings
 from embedapp.store import Point, VectorStore, open_store, point_id
-
-ENGINES = ["edge", "local"]
-
-
-def settings(tmp_path: Path, engine: str) -> Settings:
-    return Settings(_env_file=None, data_dir=tmp_path, embedded_store=engine)
-
-
-@pytest.fixture(params=ENGINES)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStore]:
-    store = open_store(settings(tmp_path, request.param))
-    store.ensure_collection("c", dimension=3, model="m")
-    yield store
-    store.close()
+from tests.unit.store.conftest import ENGINES, settings
 
 
 def _point(
