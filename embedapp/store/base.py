@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,6 +124,11 @@ class VectorStore(ABC):
         """Remove every point of one document."""
 
     @abstractmethod
+    def delete_replaced(self, name: str, current: Mapping[str, str]) -> None:
+        """Remove the points of these documents (doc_id → content hash) that hold another
+        content hash: whatever is left of their earlier versions."""
+
+    @abstractmethod
     def drop(self, name: str) -> None:
         """Remove the collection and its files."""
 
@@ -177,23 +182,13 @@ class VectorStore(ABC):
         if not self.check_model(name, model=model, dimension=dimension):
             self.create(name, dimension=dimension, model=model)
 
-    def stored_versions(
-        self, name: str, doc_ids: Sequence[str]
-    ) -> dict[str, tuple[str, list[str]]]:
-        """For each stored document: its content hash and the ids of all its points."""
+    def stored_versions(self, name: str, doc_ids: Sequence[str]) -> dict[str, str]:
+        """The content hash of each stored document (read from its point, or its chunk 0)."""
         if not self.exists(name):
             return {}
         ids = [pid for d in doc_ids for pid in (point_id(name, d), point_id(name, d, 0))]
-        versions = {}
-        for found in self.retrieve(name, ids, ["doc_id", "content_hash", "chunk"]):
-            doc_id, chunk = found.payload["doc_id"], found.payload.get("chunk")
-            points = (
-                [point_id(name, doc_id, k) for k in range(chunk["count"])]
-                if chunk
-                else [point_id(name, doc_id)]
-            )
-            versions[doc_id] = (found.payload["content_hash"], points)
-        return versions
+        found = self.retrieve(name, ids, ["doc_id", "content_hash"])
+        return {f.payload["doc_id"]: f.payload["content_hash"] for f in found}
 
     def info(self, name: str) -> CollectionInfo:
         """Size, dimension and model of a collection."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +195,17 @@ class EdgeStore(VectorStore):
     def delete_document_points(self, name: str, doc_id: str) -> None:
         self._update(name, UpdateOperation.delete_points_by_filter(_doc_filter(doc_id)))
         self._flushed(name)
+
+    def delete_replaced(self, name: str, current: Mapping[str, str]) -> None:
+        versions = list(current.items())
+        for start in range(0, len(versions), UPSERT_BATCH):
+            other = [
+                Filter(must=[_match("doc_id", doc_id)], must_not=[_match("content_hash", digest)])
+                for doc_id, digest in versions[start : start + UPSERT_BATCH]
+            ]
+            self._update(name, UpdateOperation.delete_points_by_filter(Filter(should=other)))
+        if versions:
+            self._flushed(name)
 
     def drop(self, name: str) -> None:
         self._builds.cancel(name)

@@ -5,7 +5,7 @@ and the store that `embedapp store migrate` reads from)."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -22,10 +22,12 @@ from embedapp.store.base import (
 )
 
 
+def _equal(key: str, value: str) -> models.FieldCondition:
+    return models.FieldCondition(key=key, match=models.MatchValue(value=value))
+
+
 def _doc_filter(doc_id: str) -> models.Filter:
-    return models.Filter(
-        must=[models.FieldCondition(key="doc_id", match=models.MatchValue(value=doc_id))]
-    )
+    return models.Filter(must=[_equal("doc_id", doc_id)])
 
 
 def metadata_filter(conditions: dict[str, FilterValue]) -> models.Filter | None:
@@ -137,6 +139,19 @@ class ServerStore(VectorStore):
     def delete_document_points(self, name: str, doc_id: str) -> None:
         with self._synced_once(name):
             self.client.delete(name, models.FilterSelector(filter=_doc_filter(doc_id)), wait=True)
+
+    def delete_replaced(self, name: str, current: Mapping[str, str]) -> None:
+        versions = list(current.items())
+        with self._synced_once(name):
+            for start in range(0, len(versions), UPSERT_BATCH):
+                other = [
+                    models.Filter(
+                        must=[_equal("doc_id", doc_id)], must_not=[_equal("content_hash", digest)]
+                    )
+                    for doc_id, digest in versions[start : start + UPSERT_BATCH]
+                ]
+                selector = models.FilterSelector(filter=models.Filter(should=other))
+                self.client.delete(name, selector, wait=True)
 
     def drop(self, name: str) -> None:
         self.client.delete_collection(name)

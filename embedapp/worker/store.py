@@ -1,6 +1,7 @@
 """Tasks that own Qdrant: write ingest jobs, read, search, delete."""
 
 import logging
+from collections.abc import Collection
 from functools import lru_cache
 from typing import Any
 
@@ -95,9 +96,9 @@ def upsert(self: Any, embedded: dict[str, Any]) -> dict[str, Any]:
     if job.points:
         recorded = metrics()
         with recorded.upsert_seconds.time():
-            _write(store, job, previous={d: held[d] for d in written_ids if d in held})
+            _write(store, job, previous=held.keys())
         recorded.points_stored.inc(len(job.points))
-    missing = [d for d in job.skipped if held.get(d.id, ("",))[0] != d.content_hash]
+    missing = [d for d in job.skipped if held.get(d.id) != d.content_hash]
     if missing:
         second_pass = IngestJob(
             job_id=job.job_id,
@@ -132,19 +133,16 @@ def upsert(self: Any, embedded: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _write(
-    store: VectorStore, job: EmbeddedJob, *, previous: dict[str, tuple[str, list[str]]]
-) -> None:
+def _write(store: VectorStore, job: EmbeddedJob, *, previous: Collection[str]) -> None:
     """Upsert the job's points, drop the chunks they replace, remember their hashes."""
     store.ensure_collection(job.collection, dimension=job.dimension, model=job.model)
     hashes = {p.doc_id: p.content_hash for p in job.points}
     points = [_point(job.collection, job.model, p) for p in job.points]
     store.upsert(job.collection, points)
-    # A changed document may have had more chunks than it has now.
-    written = {str(p.id) for p in points}
-    store.delete_points(
-        job.collection, [pid for _, ids in previous.values() for pid in ids if pid not in written]
-    )
+    # A changed document may have had more chunks than it has now. Its other versions go by
+    # content hash, not by ids derived from what is stored now: if this child dies between the
+    # two writes, the rerun (the message is redelivered) still finds and removes them.
+    store.delete_replaced(job.collection, {d: h for d, h in hashes.items() if d in previous})
     get_hash_index().remember(job.collection, hashes)
 
 
