@@ -46,6 +46,10 @@ class UnavailableError(EmbedappError):
     type = "unavailable"
 
 
+class BrokerUnavailableError(UnavailableError):
+    """RabbitMQ did not take a publish: unreachable, or blocking publishers."""
+
+
 class GatewayTimeoutError(EmbedappError):
     status_code = 504
     type = "timeout"

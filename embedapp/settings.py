@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     # Ingest jobs waiting in embed.bulk before the gateway answers 429.
     queue_max_length: int = Field(10_000, gt=0)
     retry_after_s: int = Field(5, gt=0)
+    # How long the gateway waits for RabbitMQ to confirm a publish, per try (2 tries): a
+    # broker that blocks publishers (memory or disk alarm) is a 503, not a hung request.
+    publish_confirm_timeout_s: float = Field(2.0, gt=0)
 
     # Comma-separated, each with full access. No keys (here or in the file): no auth.
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)

@@ -3,6 +3,7 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from celery import Celery
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from redis.asyncio import Redis
@@ -23,14 +24,31 @@ from embedapp.settings import Settings, get_settings
 PROBE_TTL_S = 1.0
 
 
+def _gateway_celery(settings: Settings) -> Celery:
+    """The Celery app as the gateway uses it: publishing for a client who waits."""
+    celery = create_celery(settings)
+    celery.conf.result_backend = PublishOnlyRedisBackend.url_for(settings.result_backend)
+    # RabbitMQ blocking publishers (memory or disk alarm) stops reading their sockets: a
+    # confirm never comes, and closing the channel kombu gave up on would wait forever for
+    # the broker's answer. Socket timeouts bound both; one retry covers a dropped connection.
+    timeout = settings.publish_confirm_timeout_s
+    celery.conf.broker_transport_options = {
+        **celery.conf.broker_transport_options,
+        "read_timeout": timeout,
+        "write_timeout": timeout,
+    }
+    policy = celery.conf.task_publish_retry_policy
+    celery.conf.task_publish_retry_policy = {**policy, "max_retries": 1}
+    return celery
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """A gateway serving these settings (the environment's by default)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Services]]:
-        celery = create_celery(settings)
-        celery.conf.result_backend = PublishOnlyRedisBackend.url_for(settings.result_backend)
+        celery = _gateway_celery(settings)
         redis = Redis.from_url(settings.result_backend, socket_connect_timeout=2, socket_timeout=5)
         results = TaskResults(redis, celery.backend)
         try:

@@ -17,6 +17,7 @@ from kombu.exceptions import OperationalError
 
 from embedapp import jobs, queues
 from embedapp.errors import (
+    BrokerUnavailableError,
     ConflictError,
     EmbedappError,
     GatewayTimeoutError,
@@ -94,7 +95,14 @@ class Services:
 
         `expires`: seconds after which a worker drops the task unrun (nobody waits for it)."""
         started = time.perf_counter()
-        send = partial(signature.apply_async, task_id=task_id, expires=expires)
+        # A confirm that does not come in time (RabbitMQ blocks publishers during a memory or
+        # disk alarm) fails the try; kombu retries once (the gateway's publish retry policy).
+        send = partial(
+            signature.apply_async,
+            task_id=task_id,
+            expires=expires,
+            confirm_timeout=self.settings.publish_confirm_timeout_s,
+        )
         try:
             await anyio.to_thread.run_sync(send)
         except OperationalError as exc:
@@ -108,8 +116,15 @@ class Services:
                 ) from exc
             self.metrics.rejected.labels("broker_unavailable").inc()
             log.warning("publish of %s failed: %r (cause %r)", signature.task, exc, exc.__cause__)
-            raise UnavailableError(
-                f"the message broker is unreachable ({self.settings.broker_url.split('@')[-1]})"
+            broker = self.settings.broker_url.split("@")[-1]
+            reason = (
+                "did not confirm in time (a memory or disk alarm blocks publishers?)"
+                if isinstance(exc.__cause__, TimeoutError)
+                else "is unreachable"
+            )
+            raise BrokerUnavailableError(
+                f"the message broker ({broker}) {reason}",
+                headers={"Retry-After": str(self.settings.retry_after_s)},
             ) from exc
         first = getattr(signature, "tasks", (signature,))[0]  # a chain: its first task
         self.metrics.publish_seconds.labels(first.task).observe(time.perf_counter() - started)
@@ -155,6 +170,8 @@ class Services:
                     timeout=MODEL_CHECK_TIMEOUT_S,
                 )
                 model = info["model"]
+            except BrokerUnavailableError:
+                raise  # the ingest's own publish would wait for the same broker in vain
             except (NotFoundError, GatewayTimeoutError, UnavailableError):
                 return  # nothing to compare with (yet): store.upsert still guards
             self._collection_models[collection] = (model, time.monotonic())

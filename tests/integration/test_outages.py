@@ -70,3 +70,49 @@ def test_a_broker_restart_loses_nothing_and_the_gateway_recovers(
     assert service.client.get(f"/v1/collections/{collection}").json()["points"] == 220
     missing = service.client.get(f"/v1/collections/{collection}/documents/during-0")
     assert missing.status_code == 404
+
+
+def _memory_alarm(on: bool) -> None:
+    """RabbitMQ's memory alarm, which blocks every publishing connection until it clears."""
+    if on:
+        _rabbitmqctl("set_vm_memory_high_watermark", "absolute", "1")
+    else:
+        _rabbitmqctl("set_vm_memory_high_watermark", "0.4")
+    deadline = time.monotonic() + 60
+    while _alarms_raised() != on:  # the node's own word (the management API lags seconds)
+        assert time.monotonic() < deadline, f"memory alarm not {'raised' if on else 'cleared'}"
+        time.sleep(0.5)
+
+
+def _alarms_raised() -> bool:
+    found = subprocess.run(
+        ["rabbitmqctl", "eval", "rabbit_alarm:get_alarms()."],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return "memory" in found.stdout
+
+
+def test_a_blocked_broker_is_a_503_within_seconds_and_health_keeps_answering(
+    service: Service, collection: str
+) -> None:
+    _memory_alarm(on=True)
+    try:
+        started = time.monotonic()
+        refused = service.client.post(
+            f"/v1/collections/{collection}/documents", json={"documents": _docs("blocked", 1)}
+        )
+        took = time.monotonic() - started
+        assert refused.status_code == 503, refused.text
+        assert "did not confirm" in refused.json()["error"]["message"]
+        assert refused.headers["Retry-After"]
+        assert service.client.get("/health").status_code == 200
+    finally:
+        _memory_alarm(on=False)
+    # Before, the publish waited for as long as the alarm lasted, holding the request and a
+    # thread; now it gives up after its confirm timeouts (2 tries of 2 s, plus closing).
+    assert took < 15, took
+    accepted = service.ingest(collection, _docs("unblocked", 3))
+    assert service.wait_for(accepted["task_id"])["state"] == "stored"
