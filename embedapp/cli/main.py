@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 from enum import StrEnum
+from importlib.metadata import version
 from typing import Annotated
 
 import typer
@@ -24,6 +25,23 @@ from embedapp.settings import Settings
 from embedapp.supervise import Child, Supervisor
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+
+
+def _version(shown: bool) -> None:
+    if shown:
+        print(f"embedapp {version('embedapp')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    _: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Run the whole service on one machine, or each part alone."""
+
 
 Concurrency = Annotated[
     int | None,
@@ -229,13 +247,17 @@ def dlq_list() -> None:
 
 @dlq_app.command("replay")
 def dlq_replay(
-    task_ids: Annotated[list[str] | None, typer.Argument(help="Task ids; none: all.")] = None,
+    task_ids: Annotated[list[str] | None, typer.Argument(help="Task ids (see dlq list).")] = None,
+    every: Annotated[bool, typer.Option("--all", help="Replay every dead message.")] = False,
 ) -> None:
     """Send dead messages back to their queue with a fresh retry budget."""
     from kombu import Connection
 
     from embedapp.cli import dead_letters
 
+    if not task_ids and not every:  # replaying everything is a choice, never a default
+        console.print("[red]error:[/] name the task ids to replay (embedapp dlq list), or --all")
+        raise typer.Exit(code=2)
     settings = settings_or_exit(queues=False)
     confirmed = {"confirm_publish": True}
     with Connection(settings.broker_url, transport_options=confirmed) as connection:

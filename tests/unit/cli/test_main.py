@@ -37,3 +37,16 @@ def test_more_than_one_store_child_needs_a_qdrant_server() -> None:
     result = _embedapp("store-worker", "-c", "2")
     assert result.returncode == 2
     assert "EMBEDAPP_QDRANT_URL" in result.stderr
+
+
+def test_version_is_printed() -> None:
+    from importlib.metadata import version
+
+    result = _embedapp("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"embedapp {version('embedapp')}"
+
+
+def test_replaying_every_dead_message_needs_all() -> None:
+    # Refused before any broker is asked: a broker that is not there is never reached.
+    result = _embedapp("dlq", "replay", EMBEDAPP_BROKER_URL="amqp://guest:guest@127.0.0.1:1//")
+    assert result.returncode == 2 and "--all" in result.stderr
