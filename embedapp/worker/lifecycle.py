@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 from celery import signals
+from celery.app import trace
 
 from embedapp import model, queues
 from embedapp.celery_app import celery_app
@@ -16,6 +17,10 @@ from embedapp.settings import get_settings
 from embedapp.worker import metrics as worker_metrics
 
 log = logging.getLogger(__name__)
+
+# Task results hold document text (search hits, stored documents, embedded jobs): the worker's
+# success line names the task and its runtime only, so no private text reaches the logs.
+trace.LOG_SUCCESS = "Task %(name)s[%(id)s] succeeded in %(runtime)ss"
 
 
 class _WorkerRole:

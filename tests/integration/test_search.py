@@ -149,3 +149,16 @@ def test_a_collection_of_another_model_is_a_409(service: Service, collection: st
     assert "other-model" in message and "sentence-transformers/all-MiniLM-L6-v2" in message
     response = service.client.post(f"/v1/collections/{collection}/search", json={"query": "x"})
     assert response.status_code == 409
+
+
+def test_no_document_text_reaches_the_service_log(service: Service, collection: str) -> None:
+    secret = "Marguerite's diagnosis was confirmed on the ninth of March."
+    job = service.ingest(collection, [{"id": "private", "text": secret}])
+    assert service.wait_for(job["task_id"])["state"] == "stored"
+    hits = service.client.post(
+        f"/v1/collections/{collection}/search", json={"query": "diagnosis"}
+    ).json()["hits"]
+    assert hits[0]["text"] == secret
+    fetched = service.client.get(f"/v1/collections/{collection}/documents/private")
+    assert fetched.json()["text"] == secret
+    assert "Marguerite" not in service.log_text()
