@@ -7,10 +7,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from embedapp.gateway.deps import ServicesDep
+from embedapp.queues import BULK_QUEUE, INTERACTIVE_QUEUE, STORE_QUEUE, queue_stats
 
 router = APIRouter(tags=["health"])
 
 PROBE_TIMEOUT_S = 2.0
+SERVED_QUEUES = (INTERACTIVE_QUEUE, BULK_QUEUE, STORE_QUEUE)
 
 
 @router.get("/health")
@@ -30,10 +32,15 @@ def _probe_workers(services: Any) -> list[str]:
     return sorted(name for reply in replies for name in reply)
 
 
+def _probe_consumers(services: Any) -> dict[str, int]:
+    stats = queue_stats(services.settings.broker_url, SERVED_QUEUES)
+    return {queue: consumers for queue, (_, consumers) in stats.items()}
+
+
 @router.get("/ready")
 async def ready(request: Request, services: ServicesDep) -> JSONResponse:
-    """Ready when the broker, the result backend and at least one worker answer (checked at
-    most once a second, however many probes come)."""
+    """Ready when the broker and the result backend answer, workers answer pings, and every
+    queue has a consumer (checked at most once a second, however many probes come)."""
     ok, checks = await request.app.state.readiness.get(lambda: _check(services))
     return JSONResponse(
         {"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503
@@ -55,10 +62,22 @@ async def _check(services: Any) -> tuple[bool, dict[str, Any]]:
     except Exception as exc:
         checks["result_backend"] = f"unreachable ({type(exc).__name__})"
     workers: list[str] = []
+    consumers = dict.fromkeys(SERVED_QUEUES, 0)
     if checks["broker"] == "ok":
         workers = await anyio.to_thread.run_sync(
             _probe_workers, services, limiter=services.probe_threads
         )
+        consumers |= await anyio.to_thread.run_sync(
+            _probe_consumers, services, limiter=services.probe_threads
+        )
     checks["workers"] = workers
-    ok = checks["broker"] == "ok" and checks["result_backend"] == "ok" and bool(workers)
+    # Every queue needs a consumer: a worker that answers pings proves nothing for a queue
+    # nobody takes (searches would wait for their timeout, jobs would pile up unseen).
+    checks["consumers"] = consumers
+    ok = (
+        checks["broker"] == "ok"
+        and checks["result_backend"] == "ok"
+        and bool(workers)
+        and all(consumers.values())
+    )
     return ok, checks
