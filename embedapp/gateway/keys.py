@@ -25,10 +25,15 @@ class Principal:
     def may(self, scope: Scope) -> bool:
         return Scope.admin in self.scopes or scope in self.scopes
 
+    @property
+    def sees_all(self) -> bool:
+        """Whether this key reaches every collection (and work of none)."""
+        return "" in self.prefixes
+
     def sees(self, collection: str | None) -> bool:
         """Whether this key reaches the collection (None: work of no collection: full keys)."""
         if collection is None:
-            return "" in self.prefixes
+            return self.sees_all
         return collection.startswith(self.prefixes)
 
     @classmethod
