@@ -69,9 +69,11 @@ class TaskResults:
         }
         expires = self._backend.expires
         try:
-            if "collection" in info:  # kept apart: a failure's meta replaces the info
-                await self._redis.set(_collection_key(task_id), info["collection"], ex=expires)
-            await self._redis.set(self._key(task_id), self._backend.encode(meta), ex=expires)
+            async with self._redis.pipeline(transaction=False) as both:  # one round trip
+                both.set(self._key(task_id), self._backend.encode(meta), ex=expires)
+                if "collection" in info:  # kept apart: a failure's meta replaces the info
+                    both.set(_collection_key(task_id), info["collection"], ex=expires)
+                await both.execute()
         except RedisError as exc:
             log.warning("task %s not recorded as %s: %s", task_id, state, exc)
             return False

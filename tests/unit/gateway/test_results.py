@@ -37,6 +37,27 @@ class FakePubSub:
         pass
 
 
+class FakePipeline:
+    """Commands queued, then run in order by execute()."""
+
+    def __init__(self, redis: FakeRedis) -> None:
+        self.redis = redis
+        self.queued: list[tuple[str, bytes, int | None]] = []
+
+    async def __aenter__(self) -> FakePipeline:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        pass
+
+    def set(self, key: str, value: bytes, ex: int | None = None) -> None:
+        self.queued.append((key, value, ex))
+
+    async def execute(self) -> None:
+        for key, value, ex in self.queued:
+            await self.redis.set(key, value, ex=ex)
+
+
 class FakeRedis:
     """The few calls TaskResults makes, and PUBLISH as Celery's backend does it."""
 
@@ -47,6 +68,9 @@ class FakeRedis:
 
     def pubsub(self) -> FakePubSub:
         return self.pubsub_
+
+    def pipeline(self, transaction: bool) -> FakePipeline:
+        return FakePipeline(self)
 
     def _check(self) -> None:
         if self.down:
