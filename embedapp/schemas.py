@@ -11,7 +11,6 @@ from pydantic import (
     StrictInt,
     StrictStr,
     StringConstraints,
-    field_validator,
     model_validator,
 )
 
@@ -164,23 +163,16 @@ class SearchResponse(BaseModel):
 # OpenAI's embeddings API (https://platform.openai.com/docs/api-reference/embeddings).
 
 
+# A text, or a non-empty list of them (each text is checked by Text: valid and not blank).
+Texts = Text | Annotated[list[Text], Field(min_length=1)]
+
+
 class EmbeddingsRequest(BaseModel):
-    input: Text | list[Text] = Field(description="A text or a list of texts.")
+    input: Texts = Field(description="A text or a list of texts.")
     model: StrictStr
     encoding_format: Literal["float", "base64"] = "float"
     dimensions: int | None = Field(None, ge=1, description="Keep the first N dimensions.")
     user: str | None = None
-
-    @field_validator("input")
-    @classmethod
-    def _inputs_not_empty(cls, value: str | list[str]) -> str | list[str]:
-        texts = [value] if isinstance(value, str) else value
-        if not texts:
-            raise ValueError("input must hold at least one text")
-        for index, text in enumerate(texts):
-            if not text:
-                raise ValueError(f"input[{index}] is empty")
-        return value
 
     @property
     def texts(self) -> list[str]:
@@ -222,7 +214,7 @@ class EmbedRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    inputs: Text | list[Text] | None = None
+    inputs: Texts | None = None
     text: Text | None = None
     normalize: bool = True
     truncate: bool = False
@@ -231,9 +223,6 @@ class EmbedRequest(BaseModel):
     def _one_input(self) -> "EmbedRequest":
         if (self.inputs is None) == (self.text is None):
             raise ValueError("send either `inputs` (a text or a list) or `text`")
-        texts = self.texts
-        if not texts or not all(texts):
-            raise ValueError("inputs must be non-empty texts")
         return self
 
     @property
