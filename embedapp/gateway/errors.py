@@ -27,7 +27,10 @@ def _describe(error: dict) -> str:
         return f"body is not valid JSON ({reason} at character {error['loc'][-1]})"
     if tuple(error.get("loc", ())) == ("body",) and error.get("type") == "model_attributes_type":
         return "body must be a JSON object; send it with Content-Type: application/json"
-    where = ".".join(str(part) for part in error.get("loc", ()) if part != "body") or "body"
+    # Union members appear in the location under pydantic's labels of their types
+    # (`function-after[not_blank(), …]`, `list[…]`): the client named none of them.
+    parts = [str(p) for p in error.get("loc", ()) if p != "body" and "[" not in str(p)]
+    where = ".".join(parts) or "body"
     message = error.get("msg", "invalid").removeprefix("Value error, ")
     return f"{where}: {message}"
 

@@ -92,3 +92,19 @@ def test_health_answers_without_any_service(client: TestClient) -> None:
 def test_a_filter_qdrant_cannot_match_is_422(client: TestClient, flt: dict) -> None:
     response = client.post("/v1/collections/docs/search", json={"query": "q", "filter": flt})
     assert _error(response, 422).startswith("filter.")
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "where"),
+    [
+        ("/v1/embeddings", {"model": "m", "input": [" "]}, "input.0: text must not be blank"),
+        ("/v1/embeddings", {"model": "m", "input": []}, "input: "),
+        ("/embed", {"inputs": ["ok", ""]}, "inputs.1: text must not be blank"),
+    ],
+)
+def test_a_text_or_a_list_of_texts_is_named_as_the_client_sent_it(
+    client: TestClient, path: str, body: dict, where: str
+) -> None:
+    # Not under pydantic's labels of the union's members (`function-after[…]`, `list[…]`).
+    message = _error(client.post(path, json=body), 422)
+    assert where in message and "[" not in message.split(":")[0], message
