@@ -49,6 +49,9 @@ class IngestJob(BaseModel):
     job_id: str
     collection: str
     model: str
+    # Acceptance order (the gateway's stamp): the store never lets a lower one replace a
+    # higher one. 0: a job from before versions.
+    version: int = 0
     documents: list[DocumentIn]
     chunking: Chunking | None = None
     # False on a second pass, for documents the hash index wrongly called unchanged.
@@ -93,6 +96,7 @@ class EmbeddedJob(BaseModel):
     job_id: str
     collection: str
     model: str
+    version: int = 0
     dimension: int
     chunking: Chunking | None
     total: int

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from kombu import Connection, Exchange, Queue
+from kombu.exceptions import OperationalError
 
 if TYPE_CHECKING:
     from embedapp.settings import Settings
@@ -44,19 +45,12 @@ TIMEOUT_S = 2.0
 
 def task_queues(settings: Settings) -> list[Queue]:
     """The queues, with the same arguments for every declarer (RabbitMQ refuses a mismatch)."""
+    # Bounds are not arguments but policies (embedapp.policies): an argument cannot change
+    # without deleting the queue.
     dead = {"x-dead-letter-exchange": DEAD_LETTER_EXCHANGE.name}
-    # The bound is the old design's asyncio.Queue(maxsize=K): a full queue refuses the
-    # publish (a nack, with confirms on), and the gateway answers 429.
-    bounded = {"x-max-length": settings.queue_max_length, "x-overflow": "reject-publish"}
     return [
         Queue(INTERACTIVE_QUEUE, EXCHANGE, routing_key=INTERACTIVE_QUEUE, durable=True),
-        Queue(
-            BULK_QUEUE,
-            EXCHANGE,
-            routing_key=BULK_QUEUE,
-            durable=True,
-            queue_arguments={**dead, **bounded},
-        ),
+        Queue(BULK_QUEUE, EXCHANGE, routing_key=BULK_QUEUE, durable=True, queue_arguments=dead),
         Queue(STORE_QUEUE, EXCHANGE, routing_key=STORE_QUEUE, durable=True, queue_arguments=dead),
     ]
 
@@ -83,5 +77,6 @@ def queue_stats(broker_url: str, queues: Iterable[str]) -> dict[str, tuple[int, 
 
 
 def connection_errors(broker_url: str) -> tuple[type[BaseException], ...]:
-    """The exceptions that mean the broker could not be reached."""
-    return Connection(broker_url).connection_errors
+    """The exceptions that mean the broker could not be reached (kombu wraps a refused
+    connection in OperationalError once its retries are spent)."""
+    return (OperationalError, *Connection(broker_url).connection_errors)

@@ -100,8 +100,13 @@ class Settings(BaseSettings):
     microbatch_max_texts: int = Field(256, gt=0)
     microbatch_in_flight: int | None = Field(None, gt=0)
 
-    # Ingest jobs waiting in embed.bulk before the gateway answers 429.
+    # Bounds, each answered by a 429 with Retry-After. Ingest jobs waiting in embed.bulk and
+    # micro-batches waiting in embed.interactive (RabbitMQ policies that workers set at
+    # start: change them and restart the workers, no queue is deleted); embedded jobs waiting
+    # in `store` for the store worker (the gateway stops accepting ingests until it catches up).
     queue_max_length: int = Field(10_000, gt=0)
+    interactive_queue_max_length: int = Field(1_000, gt=0)
+    store_queue_max_length: int = Field(200, gt=0)
     retry_after_s: int = Field(5, gt=0)
     # How long the gateway waits for RabbitMQ to confirm a publish, per try (2 tries): a
     # broker that blocks publishers (memory or disk alarm) is a 503, not a hung request.

@@ -9,6 +9,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from redis.asyncio import Redis
 
 from embedapp.celery_app import create_celery
+from embedapp.gateway.clock import AcceptanceClock
 from embedapp.gateway.errors import install_error_handlers
 from embedapp.gateway.metrics import GatewayMetrics, RequestMetrics
 from embedapp.gateway.middleware import ApiKeys, BodyLimit
@@ -54,7 +55,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield {
                 "services": Services(
-                    settings=settings, celery=celery, results=results, metrics=metrics
+                    settings=settings,
+                    celery=celery,
+                    results=results,
+                    metrics=metrics,
+                    clock=AcceptanceClock(redis),
                 )
             }
         finally:

@@ -69,11 +69,15 @@ class GatewayMetrics:
         )
         self.rejected = Counter(
             "embedapp_publish_rejected",
-            "Publishes refused: queue_full (429) or broker_unavailable (503)",
+            "Requests refused: queue_full, store_behind (429) or broker_unavailable (503)",
             ["reason"],
             registry=self.registry,
         )
-        for reason in ("queue_full", "broker_unavailable"):  # a series from the start, at 0
+        for reason in (
+            "queue_full",
+            "store_behind",
+            "broker_unavailable",
+        ):  # a series from the start, at 0
             self.rejected.labels(reason)
         self.registry.register(QueueDepth(settings.broker_url, queues))
 

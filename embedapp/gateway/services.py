@@ -6,14 +6,11 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any, NamedTuple
 
 import anyio
-from amqp.exceptions import MessageNacked
 from celery import Celery, states
 from celery.canvas import Signature
-from kombu.exceptions import OperationalError
 
 from embedapp import jobs, queues
 from embedapp.errors import (
@@ -23,12 +20,13 @@ from embedapp.errors import (
     GatewayTimeoutError,
     InvalidRequestError,
     NotFoundError,
-    QueueFullError,
     UnavailableError,
 )
+from embedapp.gateway.clock import AcceptanceClock
 from embedapp.gateway.limits import check_texts, job_bounds
 from embedapp.gateway.metrics import GatewayMetrics
 from embedapp.gateway.microbatch import MicroBatcher
+from embedapp.gateway.publisher import Publisher
 from embedapp.gateway.results import TaskResults
 from embedapp.messages import (
     EMBEDDED_JOB_REPR,
@@ -64,14 +62,17 @@ class Services:
     celery: Celery
     results: TaskResults
     metrics: GatewayMetrics
+    clock: AcceptanceClock
     # Threads for probes (readiness, metrics), apart from the pool publishing uses; made in
     # the lifespan, inside the event loop.
     probe_threads: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(2))
     _collection_models: dict[str, tuple[str | None, float]] = field(default_factory=dict)
     _batcher: MicroBatcher[EmbedOptions] = field(init=False)
     _served: ServedModel | None = None
+    publisher: Publisher = field(init=False)
 
     def __post_init__(self) -> None:
+        self.publisher = Publisher(self.settings, self.metrics)
         self._batcher = MicroBatcher(
             self._embed_batch,
             wait_s=self.settings.microbatch_wait_ms / 1000,
@@ -88,54 +89,13 @@ class Services:
         options = {"argsrepr": argsrepr} if argsrepr else {}
         return self.celery.signature(name, args=args, kwargs=kwargs, **options)
 
-    async def publish(
-        self, signature: Signature, task_id: str, *, expires: float | None = None
-    ) -> None:
-        """Publish and wait for RabbitMQ's confirm (in a thread: kombu blocks).
-
-        `expires`: seconds after which a worker drops the task unrun (nobody waits for it)."""
-        started = time.perf_counter()
-        # A confirm that does not come in time (RabbitMQ blocks publishers during a memory or
-        # disk alarm) fails the try; kombu retries once (the gateway's publish retry policy).
-        send = partial(
-            signature.apply_async,
-            task_id=task_id,
-            expires=expires,
-            confirm_timeout=self.settings.publish_confirm_timeout_s,
-        )
-        try:
-            await anyio.to_thread.run_sync(send)
-        except OperationalError as exc:
-            if isinstance(exc.__cause__, MessageNacked):
-                self.metrics.rejected.labels("queue_full").inc()
-                wait = self.settings.retry_after_s
-                raise QueueFullError(
-                    f"the ingest queue holds {self.settings.queue_max_length} jobs "
-                    f"(EMBEDAPP_QUEUE_MAX_LENGTH); retry in {wait} s",
-                    headers={"Retry-After": str(wait)},
-                ) from exc
-            self.metrics.rejected.labels("broker_unavailable").inc()
-            log.warning("publish of %s failed: %r (cause %r)", signature.task, exc, exc.__cause__)
-            broker = self.settings.broker_url.split("@")[-1]
-            reason = (
-                "did not confirm in time (a memory or disk alarm blocks publishers?)"
-                if isinstance(exc.__cause__, TimeoutError)
-                else "is unreachable"
-            )
-            raise BrokerUnavailableError(
-                f"the message broker ({broker}) {reason}",
-                headers={"Retry-After": str(self.settings.retry_after_s)},
-            ) from exc
-        first = getattr(signature, "tasks", (signature,))[0]  # a chain: its first task
-        self.metrics.publish_seconds.labels(first.task).observe(time.perf_counter() - started)
-
     async def submit(self, signature: Signature, *, job_id: str | None = None, **info: Any) -> str:
         """Record a background job as queued and publish it; its id, for GET /v1/tasks."""
         job_id = job_id or str(uuid.uuid4())
         # Best effort: with Redis down the job is still accepted (only its state is unknown).
         await self.results.record(job_id, jobs.QUEUED, info)
         try:
-            await self.publish(signature, job_id)
+            await self.publisher.publish(signature, job_id)
         except EmbedappError:
             await self.results.forget(job_id)
             raise
@@ -145,7 +105,7 @@ class Services:
         """Run a task (or chain) on the workers and return its result, without blocking."""
         timeout = timeout or self.settings.request_timeout_s
         task_id = str(uuid.uuid4())
-        await self.publish(signature, task_id, expires=timeout)
+        await self.publisher.publish(signature, task_id, expires=timeout)
         try:
             meta = await self.results.wait(task_id, timeout)
         except TimeoutError as exc:
@@ -194,17 +154,21 @@ class Services:
     ) -> str:
         """Queue embed_documents → store.upsert, as one job or several (each document may
         become up to `points` points); the id to follow it by."""
+        await self.publisher.check_store_backlog()
         await self.check_collection_model(collection)
+        # One version for the request: its documents' ids are unique.
+        version = await self.clock.stamp()
         bounds = job_bounds(points, self.settings)
         if len(bounds) <= 2:
-            return await self._submit_job(collection, documents, chunking, str(uuid.uuid4()))
+            job = self._job(collection, documents, chunking, version, str(uuid.uuid4()))
+            return await self._submit_job(job)
         job_id, part_ids = str(uuid.uuid4()), [str(uuid.uuid4()) for _ in bounds[1:]]
         info = {"collection": collection, "total": len(documents), "parts": part_ids}
         await self.results.record(job_id, jobs.SPLIT, info)
         for index, part_id in enumerate(part_ids):
             part = documents[bounds[index] : bounds[index + 1]]
             try:
-                await self._submit_job(collection, part, chunking, part_id)
+                await self._submit_job(self._job(collection, part, chunking, version, part_id))
             except EmbedappError as exc:
                 await self.results.forget(job_id)
                 if index == 0:
@@ -225,21 +189,33 @@ class Services:
             self._served = await self.results.served_model(self.settings.model_id)
         return self._served
 
-    async def _submit_job(
-        self, collection: str, documents: list[DocumentIn], chunking: Chunking | None, job_id: str
-    ) -> str:
-        job = IngestJob(
+    def _job(
+        self,
+        collection: str,
+        documents: list[DocumentIn],
+        chunking: Chunking | None,
+        version: int,
+        job_id: str,
+    ) -> IngestJob:
+        return IngestJob(
             job_id=job_id,
             collection=collection,
             model=self.settings.model_id,
+            version=version,
             documents=documents,
             chunking=chunking,
         )
+
+    async def _submit_job(self, job: IngestJob) -> str:
         pipeline = self.task(
             queues.EMBED_DOCUMENTS, job.model_dump(), argsrepr=job.summary()
         ) | self.task(queues.UPSERT, argsrepr=EMBEDDED_JOB_REPR)
         return await self.submit(
-            pipeline, job_id=job_id, collection=collection, total=len(documents), done=0
+            pipeline,
+            job_id=job.job_id,
+            collection=job.collection,
+            total=len(job.documents),
+            done=0,
         )
 
     async def _embed_batch(self, texts: list[str], options: EmbedOptions) -> EmbeddedTexts:

@@ -23,6 +23,9 @@ POINT_NAMESPACE = uuid.UUID("5b8e3c52-7f3a-4a7e-9d61-2c0f0c6f1e7d")
 UPSERT_BATCH = 256
 # A document has at most this many chunks read back at once.
 MAX_DOCUMENT_POINTS = 10_000
+# A collection's deleted documents (doc_id → the delete's version) live in a collection of
+# this suffix beside it: a character no collection name may hold, so it never shows.
+TOMBSTONES = "~deleted"
 
 
 # How point ids are derived. 1: uuid5 of "{collection}/{doc_id}" ("…#{chunk}" for chunks),
@@ -56,6 +59,15 @@ def under_exact_id(collection: str, point: Point) -> Point:
     chunk = point.payload.get("chunk")
     exact = point_id(collection, point.payload["doc_id"], chunk["index"] if chunk else None)
     return Point(exact, point.vector, point.payload)
+
+
+@dataclass(frozen=True)
+class Held:
+    """What the store holds of a document: its content hash (None: deleted) and the version
+    (acceptance order) of the write or delete that put it there; 0 before versions."""
+
+    content_hash: str | None
+    version: int
 
 
 @dataclass(frozen=True)
@@ -112,21 +124,24 @@ class VectorStore(ABC):
         """Every point of one document."""
 
     @abstractmethod
-    def upsert(self, name: str, points: Sequence[Point]) -> int:
-        """Write points; they are on disk when this returns."""
+    def upsert(self, name: str, points: Sequence[Point], *, version: int | None = None) -> int:
+        """Write points; they are on disk when this returns. With `version`, a point already
+        stored under a version as new or newer is left as it is (in one step, so that two
+        store children writing one document cannot let the older write win)."""
 
     @abstractmethod
     def delete_points(self, name: str, ids: Sequence[str]) -> None:
         """Remove points by id (left-over chunks of a document that changed)."""
 
     @abstractmethod
-    def delete_document_points(self, name: str, doc_id: str) -> None:
-        """Remove every point of one document."""
+    def delete_older(self, name: str, versions: Mapping[str, int]) -> None:
+        """Remove the points of these documents (doc_id → version) written by an earlier
+        version (or before versions): whatever is left of what a newer write replaced."""
 
     @abstractmethod
-    def delete_replaced(self, name: str, current: Mapping[str, str]) -> None:
-        """Remove the points of these documents (doc_id → content hash) that hold another
-        content hash: whatever is left of their earlier versions."""
+    def set_version(self, name: str, doc_ids: Sequence[str], version: int) -> None:
+        """Stamp these documents' points with a newer version (a write that found them
+        unchanged), leaving any point of a version newer still as it is."""
 
     @abstractmethod
     def drop(self, name: str) -> None:
@@ -182,13 +197,24 @@ class VectorStore(ABC):
         if not self.check_model(name, model=model, dimension=dimension):
             self.create(name, dimension=dimension, model=model)
 
-    def stored_versions(self, name: str, doc_ids: Sequence[str]) -> dict[str, str]:
-        """The content hash of each stored document (read from its point, or its chunk 0)."""
-        if not self.exists(name):
-            return {}
-        ids = [pid for d in doc_ids for pid in (point_id(name, d), point_id(name, d, 0))]
-        found = self.retrieve(name, ids, ["doc_id", "content_hash"])
-        return {f.payload["doc_id"]: f.payload["content_hash"] for f in found}
+    def stored_versions(self, name: str, doc_ids: Sequence[str]) -> dict[str, Held]:
+        """What is held of each document that was ever stored or deleted: the newer of its
+        point (or chunk 0) and its tombstone."""
+        held: dict[str, Held] = {}
+        if self.exists(name):
+            ids = [pid for d in doc_ids for pid in (point_id(name, d), point_id(name, d, 0))]
+            for f in self.retrieve(name, ids, ["doc_id", "content_hash", "version"]):
+                doc_id, version = f.payload["doc_id"], _version(f.payload)
+                if version >= held.get(doc_id, Held(None, -1)).version:  # chunked or not
+                    held[doc_id] = Held(f.payload["content_hash"], version)
+        graves = name + TOMBSTONES
+        if self.exists(graves):
+            ids = [point_id(graves, d) for d in doc_ids]
+            for f in self.retrieve(graves, ids, ["doc_id", "version"]):
+                doc_id, version = f.payload["doc_id"], _version(f.payload)
+                if version > held.get(doc_id, Held(None, -1)).version:
+                    held[doc_id] = Held(None, version)
+        return held
 
     def info(self, name: str) -> CollectionInfo:
         """Size, dimension and model of a collection."""
@@ -199,7 +225,7 @@ class VectorStore(ABC):
 
     def list_collections(self) -> list[CollectionInfo]:
         """Every collection, by name."""
-        return [self.info(name) for name in sorted(self.names())]
+        return [self.info(name) for name in sorted(self.names()) if TOMBSTONES not in name]
 
     def get_document(self, name: str, doc_id: str, *, with_vector: bool = False) -> StoredDocument:
         """One stored document, its chunks reassembled; NotFoundError if absent."""
@@ -221,19 +247,29 @@ class VectorStore(ABC):
         chunks = [StoredChunk(text=p.payload["text"], **p.payload["chunk"]) for p in points]
         return StoredDocument(text=_reassemble(chunks), chunks=chunks, **common)
 
-    def delete_document(self, name: str, doc_id: str) -> int:
-        """Remove a document and all its chunks; how many points went."""
-        if not self.exists(name):
-            raise NotFoundError(f"no collection {name!r}")
-        count = self.count(name, doc_id)
-        if count == 0:
-            raise NotFoundError(f"no document {doc_id!r} in collection {name!r}")
-        self.delete_document_points(name, doc_id)
+    def delete_document(self, name: str, doc_id: str, version: int) -> int:
+        """Remove a document and all its chunks, unless a newer write stored it; how many
+        points went. Its tombstone stops a write accepted earlier, and still on its way,
+        from storing it again: a document not stored yet gets one too, even in a collection
+        that its first ingest, still queued, has not made yet."""
+        held = self.stored_versions(name, [doc_id]).get(doc_id)
+        if held is not None and held.version > version:
+            return 0  # a write accepted after this delete is what the store holds
+        count = self.count(name, doc_id) if self.exists(name) else 0
+        graves = name + TOMBSTONES
+        if not self.exists(graves):
+            self.create(graves, dimension=1, model=TOMBSTONES)
+        tombstone = {"doc_id": doc_id, "version": version}
+        self.upsert(graves, [Point(point_id(graves, doc_id), [1.0], tombstone)])
+        if count:
+            self.delete_older(name, {doc_id: version + 1})  # this version's own points too
         return count
 
     def delete_collection(self, name: str) -> int:
-        """Remove a collection; how many points it held."""
+        """Remove a collection and its tombstones; how many points it held."""
         points = self.info(name).points
+        if self.exists(name + TOMBSTONES):
+            self.drop(name + TOMBSTONES)
         self.drop(name)
         return points
 
@@ -260,6 +296,10 @@ class VectorStore(ABC):
             for found in self.nearest(name, vector, top_k=top_k, conditions=conditions)
             for p in [found.payload]
         ]
+
+
+def _version(payload: Mapping[str, Any]) -> int:
+    return int(payload.get("version", 0))
 
 
 def _reassemble(chunks: Sequence[StoredChunk]) -> str:

@@ -31,6 +31,7 @@ from qdrant_edge import (
     MatchValue,
     PayloadSchemaType,
     QueryRequest,
+    RangeFloat,
     ScrollRequest,
     UpdateOperation,
 )
@@ -57,6 +58,15 @@ INDEX_KIND = {
 def _match(key: str, value: FilterValue) -> FieldCondition:
     match = MatchAny(value) if isinstance(value, list) else MatchValue(value)
     return FieldCondition(key=key, match=match)
+
+
+def _at_least(key: str, value: int) -> FieldCondition:
+    return FieldCondition(key=key, range=RangeFloat(gte=value))
+
+
+def _older(doc_id: str, version: int) -> Filter:
+    """A document's points of versions before `version` (a point without one is older)."""
+    return Filter(must=[_match("doc_id", doc_id)], must_not=[_at_least("version", version)])
 
 
 def _doc_filter(doc_id: str) -> Filter:
@@ -178,12 +188,13 @@ class EdgeStore(VectorStore):
             for r in records
         ]
 
-    def upsert(self, name: str, points: Sequence[Point]) -> int:
+    def upsert(self, name: str, points: Sequence[Point], *, version: int | None = None) -> int:
+        older = None if version is None else Filter(must_not=[_at_least("version", version)])
         for start in range(0, len(points), UPSERT_BATCH):
             batch = [
                 EdgePoint(p.id, p.vector, p.payload) for p in points[start : start + UPSERT_BATCH]
             ]
-            self._update(name, UpdateOperation.upsert_points(batch))
+            self._update(name, UpdateOperation.upsert_points(batch, condition=older))
         self._flushed(name)
         return len(points)
 
@@ -192,19 +203,23 @@ class EdgeStore(VectorStore):
             self._update(name, UpdateOperation.delete_points(list(ids)))
             self._flushed(name)
 
-    def delete_document_points(self, name: str, doc_id: str) -> None:
-        self._update(name, UpdateOperation.delete_points_by_filter(_doc_filter(doc_id)))
-        self._flushed(name)
-
-    def delete_replaced(self, name: str, current: Mapping[str, str]) -> None:
-        versions = list(current.items())
-        for start in range(0, len(versions), UPSERT_BATCH):
-            other = [
-                Filter(must=[_match("doc_id", doc_id)], must_not=[_match("content_hash", digest)])
-                for doc_id, digest in versions[start : start + UPSERT_BATCH]
+    def delete_older(self, name: str, versions: Mapping[str, int]) -> None:
+        pairs = list(versions.items())
+        for start in range(0, len(pairs), UPSERT_BATCH):
+            older = [
+                _older(doc_id, version) for doc_id, version in pairs[start : start + UPSERT_BATCH]
             ]
-            self._update(name, UpdateOperation.delete_points_by_filter(Filter(should=other)))
-        if versions:
+            self._update(name, UpdateOperation.delete_points_by_filter(Filter(should=older)))
+        if pairs:
+            self._flushed(name)
+
+    def set_version(self, name: str, doc_ids: Sequence[str], version: int) -> None:
+        if doc_ids:
+            older = Filter(
+                must=[_match("doc_id", list(doc_ids))],
+                must_not=[_at_least("version", version)],
+            )
+            self._update(name, UpdateOperation.set_payload_by_filter(older, {"version": version}))
             self._flushed(name)
 
     def drop(self, name: str) -> None:

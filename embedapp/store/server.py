@@ -26,6 +26,15 @@ def _equal(key: str, value: str) -> models.FieldCondition:
     return models.FieldCondition(key=key, match=models.MatchValue(value=value))
 
 
+def _at_least(key: str, value: int) -> models.FieldCondition:
+    return models.FieldCondition(key=key, range=models.Range(gte=value))
+
+
+def _older(doc_id: str, version: int) -> models.Filter:
+    """A document's points of versions before `version` (a point without one is older)."""
+    return models.Filter(must=[_equal("doc_id", doc_id)], must_not=[_at_least("version", version)])
+
+
 def _doc_filter(doc_id: str) -> models.Filter:
     return models.Filter(must=[_equal("doc_id", doc_id)])
 
@@ -124,11 +133,13 @@ class ServerStore(VectorStore):
             for p in points
         ]
 
-    def upsert(self, name: str, points: Sequence[Point]) -> int:
+    def upsert(self, name: str, points: Sequence[Point], *, version: int | None = None) -> int:
         structs = [models.PointStruct(id=p.id, vector=p.vector, payload=p.payload) for p in points]
+        older = None if version is None else models.Filter(must_not=[_at_least("version", version)])
         with self._synced_once(name):
             for start in range(0, len(structs), UPSERT_BATCH):
-                self.client.upsert(name, structs[start : start + UPSERT_BATCH], wait=True)
+                batch = structs[start : start + UPSERT_BATCH]
+                self.client.upsert(name, batch, wait=True, update_filter=older)
         return len(points)
 
     def delete_points(self, name: str, ids: Sequence[str]) -> None:
@@ -136,22 +147,27 @@ class ServerStore(VectorStore):
             with self._synced_once(name):
                 self.client.delete(name, models.PointIdsList(points=list(ids)), wait=True)
 
-    def delete_document_points(self, name: str, doc_id: str) -> None:
+    def delete_older(self, name: str, versions: Mapping[str, int]) -> None:
+        pairs = list(versions.items())
         with self._synced_once(name):
-            self.client.delete(name, models.FilterSelector(filter=_doc_filter(doc_id)), wait=True)
-
-    def delete_replaced(self, name: str, current: Mapping[str, str]) -> None:
-        versions = list(current.items())
-        with self._synced_once(name):
-            for start in range(0, len(versions), UPSERT_BATCH):
-                other = [
-                    models.Filter(
-                        must=[_equal("doc_id", doc_id)], must_not=[_equal("content_hash", digest)]
-                    )
-                    for doc_id, digest in versions[start : start + UPSERT_BATCH]
+            for start in range(0, len(pairs), UPSERT_BATCH):
+                older = [
+                    _older(doc_id, version)
+                    for doc_id, version in pairs[start : start + UPSERT_BATCH]
                 ]
-                selector = models.FilterSelector(filter=models.Filter(should=other))
+                selector = models.FilterSelector(filter=models.Filter(should=older))
                 self.client.delete(name, selector, wait=True)
+
+    def set_version(self, name: str, doc_ids: Sequence[str], version: int) -> None:
+        if doc_ids:
+            older = models.Filter(
+                must=[
+                    models.FieldCondition(key="doc_id", match=models.MatchAny(any=list(doc_ids)))
+                ],
+                must_not=[_at_least("version", version)],
+            )
+            with self._synced_once(name):
+                self.client.set_payload(name, {"version": version}, points=older, wait=True)
 
     def drop(self, name: str) -> None:
         self.client.delete_collection(name)

@@ -9,7 +9,7 @@ from typing import Any
 from celery import signals
 from celery.app import trace
 
-from embedapp import model, queues
+from embedapp import model, policies, queues
 from embedapp.celery_app import celery_app
 from embedapp.messages import ServedModel
 from embedapp.queues import EMBED_QUEUES, INTERACTIVE_QUEUE
@@ -58,6 +58,11 @@ def _prepare(sender: Any, **_: Any) -> None:
     with celery_app.connection_for_write() as connection:
         queues.declare_dead_letters(connection)
     settings = get_settings()
+    try:
+        bounds = policies.apply(settings)
+        log.info("queue bounds (RabbitMQ policies): %s", bounds)
+    except policies.PolicyError as exc:  # the queues keep the bounds set before, if any
+        log.error("queue bounds not set: %s", exc)
     if settings.worker_metrics_port:
         worker_metrics.serve(settings.worker_metrics_port, settings.worker_metrics_host)
 

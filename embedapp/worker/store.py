@@ -64,20 +64,21 @@ def _close_store(**_: Any) -> None:
         _store().close()
 
 
-def _point(collection: str, model_id: str, point: PointIn) -> Point:
+def _point(job: EmbeddedJob, point: PointIn) -> Point:
     payload: dict[str, Any] = {
         "doc_id": point.doc_id,
         "text": point.text,
         "metadata": point.metadata,
         "content_hash": point.content_hash,
-        "model": model_id,
+        "model": job.model,
+        "version": job.version,
     }
     chunk = None
     if point.chunk:
         payload["chunk"] = point.chunk.model_dump()
         chunk = point.chunk.index
     return Point(
-        id=point_id(collection, point.doc_id, chunk),
+        id=point_id(job.collection, point.doc_id, chunk),
         vector=decode_vector(point.vector_b64),
         payload=payload,
     )
@@ -89,21 +90,32 @@ def upsert(self: Any, embedded: dict[str, Any]) -> dict[str, Any]:
     """Write a job's points and drop what they replace; the return value is the job's result."""
     job = EmbeddedJob.model_validate(embedded)
     store = _store()
-    # One read for both: what the written documents replace, and whether the skipped ones
-    # are really held (the hash index is a cache: trust it only for what the store holds).
+    # One read for all: which documents a write accepted after this job already stored (or
+    # deleted), and whether the skipped ones are really held (the hash index is a cache:
+    # trust it only for what the store holds).
     written_ids = list(dict.fromkeys(p.doc_id for p in job.points))
     held = store.stored_versions(job.collection, written_ids + [d.id for d in job.skipped])
-    if job.points:
+    newer = {doc_id for doc_id, h in held.items() if h.version > job.version}
+    if newer:
+        log.info("job %s: %d documents left as a later write stored them", job.job_id, len(newer))
+    points = [p for p in job.points if p.doc_id not in newer]
+    if points:
         recorded = metrics()
         with recorded.upsert_seconds.time():
-            _write(store, job, previous=held.keys())
-        recorded.points_stored.inc(len(job.points))
-    missing = [d for d in job.skipped if held.get(d.id) != d.content_hash]
+            _write(store, job, points, previous=held.keys())
+        recorded.points_stored.inc(len(points))
+    skipped = [d for d in job.skipped if d.id not in newer]
+    hashes = {doc_id: h.content_hash for doc_id, h in held.items()}
+    # Unchanged, but accepted now: stamped, so that an older write still on its way loses.
+    unchanged = [d.id for d in skipped if hashes.get(d.id) == d.content_hash]
+    store.set_version(job.collection, unchanged, job.version)
+    missing = [d for d in skipped if hashes.get(d.id) != d.content_hash]
     if missing:
         second_pass = IngestJob(
             job_id=job.job_id,
             collection=job.collection,
             model=job.model,
+            version=job.version,
             documents=missing,
             chunking=job.chunking,
             use_index=False,
@@ -133,16 +145,22 @@ def upsert(self: Any, embedded: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _write(store: VectorStore, job: EmbeddedJob, *, previous: Collection[str]) -> None:
-    """Upsert the job's points, drop the chunks they replace, remember their hashes."""
+def _write(
+    store: VectorStore, job: EmbeddedJob, points: list[PointIn], *, previous: Collection[str]
+) -> None:
+    """Upsert these points of the job, drop the chunks they replace, remember their hashes."""
     store.ensure_collection(job.collection, dimension=job.dimension, model=job.model)
-    hashes = {p.doc_id: p.content_hash for p in job.points}
-    points = [_point(job.collection, job.model, p) for p in job.points]
-    store.upsert(job.collection, points)
-    # A changed document may have had more chunks than it has now. Its other versions go by
-    # content hash, not by ids derived from what is stored now: if this child dies between the
-    # two writes, the rerun (the message is redelivered) still finds and removes them.
-    store.delete_replaced(job.collection, {d: h for d, h in hashes.items() if d in previous})
+    hashes = {p.doc_id: p.content_hash for p in points}
+    store.upsert(job.collection, [_point(job, p) for p in points], version=job.version)
+    # A changed document may have had more chunks than it has now. Its earlier versions go by
+    # version, not by ids derived from what is stored now: if this child dies between the two
+    # writes, the rerun (the message is redelivered) still finds and removes them. Read again
+    # after the write: a newer version (or a delete) that another store child wrote meanwhile
+    # removes what this one added.
+    newest = {d: h.version for d, h in store.stored_versions(job.collection, list(hashes)).items()}
+    raced = {d for d in hashes if newest.get(d, job.version) != job.version}
+    bounds = {d: max(job.version, newest.get(d, 0)) for d in hashes if d in previous or d in raced}
+    store.delete_older(job.collection, bounds)
     get_hash_index().remember(job.collection, hashes)
 
 
@@ -165,9 +183,9 @@ def list_collections() -> list[dict[str, Any]]:
 
 
 @celery_app.task(name=queues.DELETE_DOCUMENT, **RETRIES)
-def delete_document(collection: str, doc_id: str) -> dict[str, Any]:
-    """Remove a document and all its chunks."""
-    deleted = _store().delete_document(collection, doc_id)
+def delete_document(collection: str, doc_id: str, version: int = 0) -> dict[str, Any]:
+    """Remove a document and all its chunks, unless a write accepted later stored it."""
+    deleted = _store().delete_document(collection, doc_id, version)
     get_hash_index().forget(collection, [doc_id])
     return {"kind": "delete", "collection": collection, "deleted": deleted}
 

@@ -49,9 +49,12 @@ async def get_document(
 async def delete_document(
     collection: WriteCollection, doc_id: str, services: ServicesDep
 ) -> TaskAccepted:
-    """Queue the removal of a document and all its chunks; poll the task for `deleted`."""
+    """Queue the removal of a document and all its chunks; poll the task for `deleted`.
+    An ingest of it accepted before this delete does not store it again, even if it is still
+    on its way; one accepted after does."""
+    version = await services.clock.stamp()
     task_id = await services.submit(
-        services.task(queues.DELETE_DOCUMENT, collection, doc_id),
+        services.task(queues.DELETE_DOCUMENT, collection, doc_id, version),
         collection=collection,
     )
     return TaskAccepted(task_id=task_id)

@@ -18,6 +18,17 @@ from embedapp.messages import DocumentIn
 from embedapp.settings import Settings
 
 
+class FakeClock:
+    """Stamps in acceptance order."""
+
+    def __init__(self) -> None:
+        self.last = 0
+
+    async def stamp(self) -> int:
+        self.last += 1
+        return self.last
+
+
 class FakeResults:
     """The result backend: what the gateway records and forgets."""
 
@@ -40,6 +51,7 @@ def _services(refuse_after: int | None = None) -> tuple[Services, FakeResults, l
         celery=celery_app,
         results=results,  # type: ignore[arg-type]
         metrics=GatewayMetrics(settings, []),
+        clock=FakeClock(),  # type: ignore[arg-type]
     )
     published: list[dict[str, Any]] = []
 
@@ -52,7 +64,12 @@ def _services(refuse_after: int | None = None) -> tuple[Services, FakeResults, l
     async def no_check(collection: str) -> None:
         pass
 
-    services.publish = publish  # type: ignore[method-assign]
+    services.publisher.publish = publish  # type: ignore[method-assign]
+
+    async def store_keeps_up() -> None:
+        pass
+
+    services.publisher.check_store_backlog = store_keeps_up  # type: ignore[method-assign]
     services.check_collection_model = no_check  # type: ignore[method-assign]
     return services, results, published
 

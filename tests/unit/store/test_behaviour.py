@@ -7,6 +7,7 @@ import pytest
 
 from embedapp.errors import ConflictError, NotFoundError
 from embedapp.store import Point, VectorStore, open_store, point_id
+from embedapp.store.base import Held
 from tests.unit.store.conftest import ENGINES, settings
 
 
@@ -89,7 +90,7 @@ def test_a_chunked_document_reads_back_whole(store: VectorStore) -> None:
 def test_stored_versions_name_each_documents_content_hash(store: VectorStore) -> None:
     store.upsert("c", [_point("plain", [1, 0, 0], text="x"), *_chunked("split", ["abc", "bcd"])])
     versions = store.stored_versions("c", ["plain", "split", "absent"])
-    assert versions == {"plain": "h-x", "split": "h-abc"}
+    assert versions == {"plain": Held("h-x", 0), "split": Held("h-abc", 0)}
 
 
 def test_a_replaced_documents_other_versions_go_whatever_their_chunk_count(
@@ -99,22 +100,23 @@ def test_a_replaced_documents_other_versions_go_whatever_their_chunk_count(
     # before removing chunk 2 of version 1. What the rerun does must still remove it.
     store.upsert("c", [*_chunked("doc", ["aaa", "abb", "bcc"]), _point("other", [0, 1, 0])])
     version_2 = [
-        Point(p.id, p.vector, {**p.payload, "content_hash": "h-v2"})
+        Point(p.id, p.vector, {**p.payload, "content_hash": "h-v2", "version": 2})
         for p in _chunked("doc", ["xxx", "xyy"])
     ]
     store.upsert("c", version_2)
     assert store.count("c", "doc") == 3  # the stale chunk 2 of version 1
-    store.delete_replaced("c", {"doc": "h-v2"})
+    store.delete_older("c", {"doc": 2})
     assert store.count("c", "doc") == 2 and store.count("c") == 3
     assert store.get_document("c", "doc").content_hash == "h-v2"
+    assert store.stored_versions("c", ["doc"]) == {"doc": Held("h-v2", 2)}
 
 
 def test_deleting_a_document_removes_all_its_chunks(store: VectorStore) -> None:
     store.upsert("c", [*_chunked("a", ["abc", "bcd", "cde"]), _point("b", [0, 1, 0])])
-    assert store.delete_document("c", "a") == 3
+    assert store.delete_document("c", "a", 5) == 3
     assert store.info("c").points == 1
-    with pytest.raises(NotFoundError):
-        store.delete_document("c", "a")
+    assert store.delete_document("c", "a", 6) == 0  # nothing left: done already
+    assert store.delete_document("absent", "a", 7) == 0  # its first ingest may be queued
 
 
 def test_search_ranks_by_cosine_and_filters_on_metadata(store: VectorStore) -> None:
@@ -163,5 +165,5 @@ def test_what_was_written_is_there_after_reopening(tmp_path: Path, engine: str) 
     again = open_store(settings(tmp_path, engine))
     assert again.info("c").points == 2
     assert again.get_document("c", "a").text == "kept"
-    assert again.stored_versions("c", ["a"]) == {"a": "h-kept"}
+    assert again.stored_versions("c", ["a"]) == {"a": Held("h-kept", 0)}
     again.close()

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from embedapp.store import Point, VectorStore, point_id
-from embedapp.store.base import ID_SCHEME, POINT_NAMESPACE
+from embedapp.store.base import ID_SCHEME, POINT_NAMESPACE, Held
 from tests.unit.store.test_behaviour import _chunked, _point
 
 
@@ -57,7 +57,7 @@ def test_an_older_collection_moves_to_exact_ids_once(store: VectorStore) -> None
     store.ensure_collection("new", dimension=3, model="m")  # made exact: nothing to move
     assert store.upgrade_all_ids() == {"c": 303}
     assert store.id_scheme("c") == ID_SCHEME and store.count("c") == 303
-    assert store.stored_versions("c", ["d1"]) == {"d1": "h-t1"}
+    assert store.stored_versions("c", ["d1"]) == {"d1": Held("h-t1", 0)}
     assert len(store.get_document("c", "long").chunks or []) == 3
     store.upsert("c", [_point("d1", [1, 1, 0], text="t1")])  # re-sent: overwrites, no twin
     assert store.count("c") == 303

@@ -50,7 +50,7 @@ def test_embedded_writes_are_in_the_database_file_when_they_return(
     assert db is not None and db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     store.delete_points("c", [point_id("c", str(i)) for i in range(100)])
     assert _rows_in_database_file(tmp_path, "c") == 200
-    store.delete_document("c", "150")
+    store.delete_document("c", "150", 1)
     assert _rows_in_database_file(tmp_path, "c") == 199
 
 
