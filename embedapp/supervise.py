@@ -1,4 +1,5 @@
-"""Run several commands as one service: stop them all when one dies or on Ctrl-C/SIGTERM."""
+"""Run several commands as one service: a part that dies is started again (with backoff) while
+the others keep running; Ctrl-C or SIGTERM stops them all, letting each finish its work."""
 
 from __future__ import annotations
 
@@ -21,15 +22,35 @@ class Child:
     argv: Sequence[str]
     env: dict[str, str] = field(default_factory=dict)  # added to ours; kept off the argv
     process: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    # Deaths in a row, each before the part had run `stable_s`; and when to start it again.
+    deaths: int = 0
+    restart_at: float | None = None
+
+
+# Restarts wait 1, 2, 4 ... seconds, at most this long.
+BACKOFF_MAX_S = 30.0
 
 
 class Supervisor:
     """Starts children in their own process groups, so a stop reaches their children too."""
 
-    def __init__(self, children: Sequence[Child], *, console: Console, grace_s: float = 30.0):
+    def __init__(
+        self,
+        children: Sequence[Child],
+        *,
+        console: Console,
+        grace_s: float = 30.0,
+        stable_s: float = 30.0,
+        max_deaths: int = 5,
+    ):
         self.children = list(children)
         self.console = console
         self.grace_s = grace_s
+        # A part that dies `max_deaths` times in a row, each within `stable_s` of its start,
+        # cannot start here (a port taken, a wrong setting): the service stops, exit 1.
+        self.stable_s = stable_s
+        self.max_deaths = max_deaths
         self._stop_requested: str | None = None
 
     def _request_stop(self, signum: int, _frame: object) -> None:
@@ -50,36 +71,65 @@ class Supervisor:
     def start(self, *, output: int | None = None) -> None:
         """Start every child (their output to ours, or to `output`: a file descriptor)."""
         for child in self.children:
-            # A session of its own: Ctrl-C reaches only us, and we stop children in order.
-            child.process = subprocess.Popen(
-                child.argv,
-                env={**os.environ, **child.env},
-                start_new_session=True,
-                stdout=output,
-                stderr=subprocess.STDOUT if output is not None else None,
-            )
-            self.console.print(f"[green]started[/] {child.name} (pid {child.process.pid})")
+            self._start(child, output)
+
+    def _start(self, child: Child, output: int | None = None) -> None:
+        # A session of its own: Ctrl-C reaches only us, and we stop children in order.
+        child.process = subprocess.Popen(
+            child.argv,
+            env={**os.environ, **child.env},
+            start_new_session=True,
+            stdout=output,
+            stderr=subprocess.STDOUT if output is not None else None,
+        )
+        child.started_at, child.restart_at = time.monotonic(), None
+        self.console.print(f"[green]started[/] {child.name} (pid {child.process.pid})")
 
     def _start_and_watch(self) -> int:
         self.start()
-        code = 0
         while self._stop_requested is None:
-            dead = [c for c in self.children if c.process and c.process.poll() is not None]
-            if dead:
-                for c in dead:
-                    self.console.print(f"[red]{c.name} exited with {c.process.returncode}[/]")
-                code = 1
-                break
-            time.sleep(0.5)
-        else:
-            self.console.print(f"{self._stop_requested}: stopping all parts")
-        return code
+            for child in self.children:
+                if not self._keep_up(child):
+                    return 1
+            time.sleep(0.2)
+        self.console.print(f"{self._stop_requested}: stopping all parts")
+        return 0
+
+    def _keep_up(self, child: Child) -> bool:
+        """Start a dead child again when its backoff is over; False once it keeps dying."""
+        now = time.monotonic()
+        if child.restart_at is not None:
+            if now >= child.restart_at:
+                self._start(child)
+            return True
+        assert child.process is not None
+        code = child.process.poll()
+        if code is None:
+            return True
+        _signal_group(child, signal.SIGKILL)  # what it left behind
+        child.deaths = 1 if now - child.started_at >= self.stable_s else child.deaths + 1
+        if child.deaths >= self.max_deaths:
+            self.console.print(
+                f"[red]{child.name} exited with {code}, {child.deaths} times in a row within "
+                f"{self.stable_s:g} s of starting: stopping all parts[/]"
+            )
+            return False
+        wait = min(BACKOFF_MAX_S, 2.0 ** (child.deaths - 1))
+        self.console.print(f"[red]{child.name} exited with {code}[/]; starting it in {wait:g} s")
+        child.restart_at = now + wait
+        return True
 
     def stop(self) -> None:
-        """SIGTERM every group (Celery finishes or requeues work), SIGKILL what outlives grace."""
+        """SIGTERM each part's own process, SIGKILL each group once `grace_s` is over.
+
+        Not the group: a Celery worker's pool children would die mid-task. Told alone, the
+        worker stops taking messages and lets its children finish what they hold (its warm
+        shutdown); the gateway answers the requests it has. A message still unfinished at
+        the SIGKILL is redelivered (acks_late)."""
         running = [c for c in self.children if c.process and c.process.poll() is None]
         for child in running:
-            _signal_group(child, signal.SIGTERM)
+            assert child.process is not None
+            child.process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + self.grace_s
         for child in running:
             assert child.process is not None

@@ -102,8 +102,8 @@ class Service:
 
 
 def _reset_queues(broker_url: str) -> None:
-    # Start empty, and declared with this session's arguments: leftovers of an interrupted
-    # run would be consumed here, and a queue declared with another bound refused.
+    # Start empty: leftovers of an interrupted run would be consumed here (and a queue that
+    # an older embedapp declared with a fixed bound is declared again).
     with Connection(broker_url) as conn:
         channel = conn.channel()
         for queue in (INTERACTIVE_QUEUE, BULK_QUEUE, STORE_QUEUE, DEAD_LETTER_QUEUE.name):
@@ -138,15 +138,24 @@ def _wait_ready(service: Service, concurrency: int) -> None:
 
 
 @contextmanager
-def _serve(data_dir: Path, *, concurrency: int, **settings: str) -> Iterator[Service]:
-    """`embedapp serve --concurrency N` with these EMBEDAPP_ settings, stopped with SIGINT."""
+def _serve(
+    data_dir: Path,
+    *,
+    concurrency: int,
+    empty_before: bool = True,
+    empty_after: bool = True,
+    **settings: str,
+) -> Iterator[Service]:
+    """`embedapp serve --concurrency N` with these EMBEDAPP_ settings, stopped with SIGINT;
+    its queues emptied before it starts and after it stops unless told otherwise."""
     env = {**os.environ, **{f"EMBEDAPP_{k.upper()}": v for k, v in settings.items()}}
     base = Settings(**{k: v for k, v in settings.items() if k in Settings.model_fields})
     missing = [p for p in (check_broker(base), check_result_backend(base)) if p]
     assert not missing, "integration tests need RabbitMQ and Redis:\n" + "\n".join(
         map(str, missing)
     )
-    _reset_queues(base.broker_url)
+    if empty_before:
+        _reset_queues(base.broker_url)
     # One range for all five, so that they cannot collide with each other either.
     port = _free_ports(5)
     flower_port, metrics_port = port + 1, port + 2
@@ -193,9 +202,8 @@ def _serve(data_dir: Path, *, concurrency: int, **settings: str) -> Iterator[Ser
             finally:
                 if process.poll() is None:
                     os.killpg(process.pid, signal.SIGKILL)
-                # Leave no queue declared with this session's small bound behind: a later
-                # `embedapp serve` would find it declared with other arguments.
-                _reset_queues(base.broker_url)
+                if empty_after:  # leave no job of this session behind for a later serve
+                    _reset_queues(base.broker_url)
     # Ctrl-C must stop every part: gateway, both workers with their children, Flower.
     assert code == 0, f"embedapp serve exited with {code}:\n{log.read_text()[-3000:]}"
     orphans = survivors(tree)
