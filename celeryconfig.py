@@ -44,10 +44,14 @@ def build(settings: Settings) -> dict[str, Any]:
             "interval_step": 0.5,
             "interval_max": 1.0,
         },
-        # Workers ride out a short Redis outage (the backend retries); the gateway never
-        # waits on these, it talks to Redis itself with short timeouts.
+        # Workers wait out a Redis outage, however long: a task whose state cannot be stored
+        # would otherwise fail, and an ingest job end in the dead-letter queue because Redis
+        # was away. The gateway never waits on these: it talks to Redis itself, with short
+        # timeouts, and its Celery app turns the retries off.
         "redis_socket_connect_timeout": 2.0,
         "redis_socket_timeout": 5.0,
+        "result_backend_always_retry": True,
+        "result_backend_max_sleep_between_retries_ms": 5_000,
         # One reserved message per child: a job is hundreds of texts, so prefetching more
         # only parks work on a busy child while another sits idle.
         "worker_prefetch_multiplier": settings.worker_prefetch_multiplier,

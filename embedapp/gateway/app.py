@@ -38,6 +38,7 @@ def _gateway_celery(settings: Settings) -> Celery:
         "read_timeout": timeout,
         "write_timeout": timeout,
     }
+    celery.conf.result_backend_always_retry = False  # see celeryconfig: workers only
     policy = celery.conf.task_publish_retry_policy
     celery.conf.task_publish_retry_policy = {**policy, "max_retries": 1}
     return celery
