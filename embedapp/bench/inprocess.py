@@ -173,10 +173,10 @@ def lanes(
 
 
 def post_until_accepted(client: httpx.Client, collection: str, docs: list[dict[str, str]]) -> str:
-    """POST a job, waiting out 429s as their Retry-After says."""
+    """POST a job, waiting out 429s and 503s (a broker away) as their Retry-After says."""
     while True:
         response = client.post(f"/v1/collections/{collection}/documents", json={"documents": docs})
-        if response.status_code != 429:
+        if response.status_code not in (429, 503):
             return response.raise_for_status().json()["task_id"]
         time.sleep(float(response.headers.get("Retry-After", "1")))
 

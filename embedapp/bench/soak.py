@@ -6,6 +6,7 @@ import contextlib
 import os
 import random
 import signal
+import subprocess
 import threading
 import time
 from typing import Any
@@ -22,7 +23,11 @@ def _kill_children(stop: threading.Event, *, every_s: float, kills: int, killed:
     """SIGKILL a random embed worker child every `every_s` seconds (same machine only)."""
     rng = random.Random(0)
     while len(killed) < kills and not stop.wait(every_s):
-        stats = celery_app.control.inspect(timeout=1.0).stats() or {}
+        try:
+            stats = celery_app.control.inspect(timeout=1.0).stats() or {}
+        except celery_app.connection_for_read().connection_errors:
+            continue  # RabbitMQ is restarting (--restart-broker-after): the next round
+
         pids = [
             pid
             for node, info in stats.items()
@@ -36,6 +41,19 @@ def _kill_children(stop: threading.Event, *, every_s: float, kills: int, killed:
                 killed.append(pid)
 
 
+def _restart_broker(
+    stop: threading.Event, *, after_s: float, down_s: float, done: list[float]
+) -> None:
+    """Stop RabbitMQ's app `after_s` into the run and start it `down_s` later (this machine's
+    node, through rabbitmqctl): durable queues and persistent messages must survive it."""
+    if stop.wait(after_s):
+        return
+    subprocess.run(["rabbitmqctl", "stop_app"], check=True, capture_output=True, timeout=120)
+    time.sleep(down_s)
+    subprocess.run(["rabbitmqctl", "start_app"], check=True, capture_output=True, timeout=120)
+    done.append(down_s)
+
+
 def soak(
     url: str,
     documents: list[dict[str, str]],
@@ -43,23 +61,38 @@ def soak(
     batch: int,
     kill_every_s: float,
     kills: int,
+    restart_broker_after_s: float | None,
     console: Console,
 ) -> dict[str, Any]:
-    """Ingest while killing embed worker children; then compare accepted with stored."""
+    """Ingest while killing embed worker children (and restarting RabbitMQ once, if asked);
+    then compare accepted with stored."""
     collection = f"soak-{int(time.time())}"
     killed: list[int] = []
+    restarts: list[float] = []
     stop = threading.Event()
-    killer = threading.Thread(
-        target=_kill_children,
-        args=(stop,),
-        kwargs={"every_s": kill_every_s, "kills": kills, "killed": killed},
-    )
+    chaos = [
+        threading.Thread(
+            target=_kill_children,
+            args=(stop,),
+            kwargs={"every_s": kill_every_s, "kills": kills, "killed": killed},
+        )
+    ]
+    if restart_broker_after_s is not None:
+        chaos.append(
+            threading.Thread(
+                target=_restart_broker,
+                args=(stop,),
+                kwargs={"after_s": restart_broker_after_s, "down_s": 10.0, "done": restarts},
+            )
+        )
     started = time.monotonic()
     with httpx.Client(base_url=url, timeout=300) as client:
-        killer.start()
+        for thread in chaos:
+            thread.start()
         states = ingest_all(client, collection, documents, batch)
         stop.set()
-        killer.join()
+        for thread in chaos:
+            thread.join()
         points = client.get(f"/v1/collections/{collection}").json()["points"]
     accepted = len({d["id"] for d in documents})
     result = {
@@ -68,19 +101,24 @@ def soak(
         "lost": max(0, accepted - points),
         "duplicates": max(0, points - accepted),
         "kills": len(killed),
+        "broker_restarts": len(restarts),
         "failed_jobs": sum(s == "failed" for s in states.values()),
         "jobs": len(states),
         "seconds": time.monotonic() - started,
     }
-    table = Table(title=f"soak: {len(killed)} embed children SIGKILLed while ingesting")
-    for column in ("accepted", "stored", "lost", "duplicates", "kills", "failed jobs", "seconds"):
-        table.add_column(column, justify="right")
-    table.add_row(
-        *(
-            str(result[k])
-            for k in ("accepted", "stored", "lost", "duplicates", "kills", "failed_jobs")
-        ),
-        f"{result['seconds']:.0f}",
+    title = f"soak: {len(killed)} embed children SIGKILLed, RabbitMQ restarted {len(restarts)}x"
+    table = Table(title=title)
+    columns = (
+        "accepted",
+        "stored",
+        "lost",
+        "duplicates",
+        "kills",
+        "broker_restarts",
+        "failed_jobs",
     )
+    for column in (*columns, "seconds"):
+        table.add_column(column.replace("_", " "), justify="right")
+    table.add_row(*(str(result[k]) for k in columns), f"{result['seconds']:.0f}")
     console.print(table)
     return result

@@ -137,10 +137,17 @@ def soak(
     batch: Batch = 250,
     kill_every: Annotated[float, typer.Option(help="Seconds between kills.")] = 4.0,
     kills: Annotated[int, typer.Option(help="Children to kill.")] = 10,
+    restart_broker_after: Annotated[
+        float | None,
+        typer.Option(
+            help="Stop RabbitMQ (rabbitmqctl, this machine) this many seconds in, for 10 s."
+        ),
+    ] = None,
     json_out: JsonOut = None,
 ) -> None:
-    """Ingest while SIGKILLing random embed worker children (on this machine): accepted vs
-    stored vs duplicates; exits 1 if anything was lost or duplicated."""
+    """Ingest while SIGKILLing random embed worker children (on this machine), and restarting
+    RabbitMQ once if asked: accepted vs stored vs duplicates; exits 1 if anything was lost or
+    duplicated."""
     from embedapp.bench import soak as soak_run
 
     settings_or_exit(queues=False)
@@ -150,6 +157,7 @@ def soak(
         batch=batch,
         kill_every_s=kill_every,
         kills=kills,
+        restart_broker_after_s=restart_broker_after,
         console=Console(),
     )
     _save(result, json_out)
