@@ -67,7 +67,8 @@ def build(settings: Settings) -> dict[str, Any]:
         "task_send_sent_event": True,
         "task_queues": queues.task_queues(settings),
         "task_default_queue": queues.BULK_QUEUE,
-        "task_default_exchange": queues.EXCHANGE.name,
+        "task_default_exchange": queues.exchange(settings).name,
+        "task_default_exchange_type": queues.exchange(settings).type,
         "task_default_routing_key": queues.BULK_QUEUE,
         # The one place that decides a task's queue: senders name only the task.
         "task_routes": {

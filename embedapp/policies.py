@@ -15,7 +15,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from embedapp.queues import BULK_QUEUE, INTERACTIVE_QUEUE
+from embedapp.queues import BULK_QUEUE, INTERACTIVE_QUEUE, STORE_QUEUE
 from embedapp.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -31,17 +31,28 @@ class PolicyError(RuntimeError):
 
 
 def bounds(settings: Settings) -> dict[str, int]:
-    """Each queue's bound. The store queue is bounded by admission instead: the gateway
-    answers 429 while it holds EMBEDAPP_STORE_QUEUE_MAX_LENGTH jobs (a publish the embed
-    task makes cannot be refused without failing work already done)."""
+    """Each bounded queue's bound. The store queue is bounded by admission instead: the
+    gateway answers 429 while it holds EMBEDAPP_STORE_QUEUE_MAX_LENGTH jobs (a publish the
+    embed task makes cannot be refused without failing work already done)."""
     return {
         BULK_QUEUE: settings.queue_max_length,
         INTERACTIVE_QUEUE: settings.interactive_queue_max_length,
     }
 
 
-def definition(bound: int) -> dict[str, Any]:
-    """A full queue refuses the publish (a nack, with confirms on): the gateway's 429."""
+def definitions(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Each queue's policy. A full queue refuses the publish (a nack, with confirms on): the
+    gateway's 429. A quorum queue also dead-letters a message delivered `delivery_limit` times
+    without an ack (a job that kills every child it reaches, on every node)."""
+    limit = {"delivery-limit": settings.delivery_limit} if settings.queue_type == "quorum" else {}
+    found = {queue: {**bounded(bound), **limit} for queue, bound in bounds(settings).items()}
+    if limit:
+        found[STORE_QUEUE] = limit
+    return found
+
+
+def bounded(bound: int) -> dict[str, Any]:
+    """The policy keys of a bound."""
     return {"max-length": bound, "overflow": "reject-publish"}
 
 
@@ -49,22 +60,22 @@ def _api(settings: Settings) -> tuple[httpx.Client, str]:
     url = urlsplit(settings.management_api_url)
     auth = (url.username or "guest", url.password or "guest")
     base = f"{url.scheme}://{url.hostname}:{url.port or 15672}{url.path.rstrip('/')}"
-    vhost = urlsplit(settings.broker_url).path.lstrip("/") or "/"
+    vhost = urlsplit(settings.broker_urls[0]).path.lstrip("/") or "/"
     return httpx.Client(base_url=base, auth=auth, timeout=TIMEOUT_S), quote(vhost, safe="")
 
 
-def apply(settings: Settings) -> dict[str, int]:
-    """Set a bound policy on each bounded queue; the bounds set. PolicyError if the
-    management API cannot do it (the queues then keep the bounds they had)."""
+def apply(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Set embedapp's policy on each of its queues; the policies set. PolicyError if the
+    management API cannot do it (the queues then keep the policies they had)."""
     client, vhost = _api(settings)
-    wanted = bounds(settings)
+    wanted = definitions(settings)
     try:
         with client:
-            for queue, bound in wanted.items():
+            for queue, definition in wanted.items():
                 _drop_declared_bound(client, vhost, queue)
                 body = {
                     "pattern": f"^{re.escape(queue)}$",
-                    "definition": definition(bound),
+                    "definition": definition,
                     "apply-to": "queues",
                     "priority": PRIORITY,
                 }

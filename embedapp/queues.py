@@ -20,7 +20,6 @@ INTERACTIVE_QUEUE = "embed.interactive"
 BULK_QUEUE = "embed.bulk"
 STORE_QUEUE = "store"
 EMBED_QUEUES = (INTERACTIVE_QUEUE, BULK_QUEUE)
-EXCHANGE = Exchange("embedapp", type="direct", durable=True)
 # Ingest messages that failed for good (retries spent, or their child killed every time)
 # are rejected into this queue, where `embedapp dlq list|replay` finds them.
 DEAD_LETTER_EXCHANGE = Exchange("embedapp.dead", type="fanout", durable=True)
@@ -43,21 +42,42 @@ SEARCH = "embedapp.store.search"
 TIMEOUT_S = 2.0
 
 
+def exchange(settings: Settings) -> Exchange:
+    """Where tasks are sent. With quorum queues, a topic exchange of its own: Celery's native
+    delayed delivery (a retry's countdown waits in RabbitMQ, not in a worker holding the
+    message) routes through topic exchanges only, and an exchange's type cannot change."""
+    if settings.queue_type == "quorum":
+        return Exchange("embedapp.quorum", type="topic", durable=True)
+    return Exchange("embedapp", type="direct", durable=True)
+
+
+def _kind(settings: Settings) -> dict[str, str]:
+    # Quorum queues are replicated over a RabbitMQ cluster's nodes: one node lost, none lost.
+    return {"x-queue-type": "quorum"} if settings.queue_type == "quorum" else {}
+
+
 def task_queues(settings: Settings) -> list[Queue]:
     """The queues, with the same arguments for every declarer (RabbitMQ refuses a mismatch)."""
     # Bounds are not arguments but policies (embedapp.policies): an argument cannot change
     # without deleting the queue.
-    dead = {"x-dead-letter-exchange": DEAD_LETTER_EXCHANGE.name}
+    to = exchange(settings)
+    kind = _kind(settings)
+    dead = {**kind, "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE.name}
     return [
-        Queue(INTERACTIVE_QUEUE, EXCHANGE, routing_key=INTERACTIVE_QUEUE, durable=True),
-        Queue(BULK_QUEUE, EXCHANGE, routing_key=BULK_QUEUE, durable=True, queue_arguments=dead),
-        Queue(STORE_QUEUE, EXCHANGE, routing_key=STORE_QUEUE, durable=True, queue_arguments=dead),
+        Queue(
+            INTERACTIVE_QUEUE, to, routing_key=INTERACTIVE_QUEUE, durable=True, queue_arguments=kind
+        ),
+        Queue(BULK_QUEUE, to, routing_key=BULK_QUEUE, durable=True, queue_arguments=dead),
+        Queue(STORE_QUEUE, to, routing_key=STORE_QUEUE, durable=True, queue_arguments=dead),
     ]
 
 
-def declare_dead_letters(connection: Connection) -> None:
+def declare_dead_letters(connection: Connection, settings: Settings) -> None:
     """Make sure rejected messages have somewhere to go (a fanout exchange drops them otherwise)."""
-    DEAD_LETTER_QUEUE(connection.default_channel).declare()
+    queue = Queue(
+        DEAD_LETTER_QUEUE.name, DEAD_LETTER_EXCHANGE, durable=True, queue_arguments=_kind(settings)
+    )
+    queue(connection.default_channel).declare()
 
 
 def queue_stats(broker_url: str, queues: Iterable[str]) -> dict[str, tuple[int, int]]:

@@ -105,6 +105,10 @@ class Settings(BaseSettings):
     # start: change them and restart the workers, no queue is deleted); embedded jobs waiting
     # in `store` for the store worker (the gateway stops accepting ingests until it catches up).
     queue_max_length: int = Field(10_000, gt=0)
+    # `quorum`: queues replicated over a RabbitMQ cluster (a node may be lost); a message
+    # delivered delivery_limit times without being acked goes to the dead-letter queue.
+    queue_type: Literal["classic", "quorum"] = "classic"
+    delivery_limit: int = Field(5, gt=0)
     interactive_queue_max_length: int = Field(1_000, gt=0)
     store_queue_max_length: int = Field(200, gt=0)
     retry_after_s: int = Field(5, gt=0)
@@ -160,11 +164,17 @@ class Settings(BaseSettings):
         )
 
     @property
+    def broker_urls(self) -> list[str]:
+        """The broker's nodes: EMBEDAPP_BROKER_URL may list several, `;`-separated (kombu
+        fails over along the list)."""
+        return self.broker_url.split(";")
+
+    @property
     def management_api_url(self) -> str:
         """RabbitMQ's management API (with credentials: keep it out of argv and logs)."""
         if self.broker_api_url:
             return self.broker_api_url.get_secret_value()
-        broker = urlsplit(self.broker_url)
+        broker = urlsplit(self.broker_urls[0])
         credentials = f"{broker.username or 'guest'}:{broker.password or 'guest'}"
         return f"http://{credentials}@{broker.hostname or '127.0.0.1'}:15672/api/"
 

@@ -42,15 +42,17 @@ def _kill_children(stop: threading.Event, *, every_s: float, kills: int, killed:
 
 
 def _restart_broker(
-    stop: threading.Event, *, after_s: float, down_s: float, done: list[float]
+    stop: threading.Event, *, node: str | None, after_s: float, down_s: float, done: list[float]
 ) -> None:
-    """Stop RabbitMQ's app `after_s` into the run and start it `down_s` later (this machine's
-    node, through rabbitmqctl): durable queues and persistent messages must survive it."""
+    """Stop a RabbitMQ node's app `after_s` into the run and start it `down_s` later (a node
+    of this machine, through rabbitmqctl): with one node its durable queues and persistent
+    messages must survive; in a cluster, quorum queues must go on without it."""
     if stop.wait(after_s):
         return
-    subprocess.run(["rabbitmqctl", "stop_app"], check=True, capture_output=True, timeout=120)
+    ctl = ["rabbitmqctl", *(["-n", node] if node else [])]
+    subprocess.run([*ctl, "stop_app"], check=True, capture_output=True, timeout=120)
     time.sleep(down_s)
-    subprocess.run(["rabbitmqctl", "start_app"], check=True, capture_output=True, timeout=120)
+    subprocess.run([*ctl, "start_app"], check=True, capture_output=True, timeout=120)
     done.append(down_s)
 
 
@@ -63,6 +65,7 @@ def soak(
     kills: int,
     restart_broker_after_s: float | None,
     console: Console,
+    broker_node: str | None = None,
 ) -> dict[str, Any]:
     """Ingest while killing embed worker children (and restarting RabbitMQ once, if asked);
     then compare accepted with stored."""
@@ -82,7 +85,12 @@ def soak(
             threading.Thread(
                 target=_restart_broker,
                 args=(stop,),
-                kwargs={"after_s": restart_broker_after_s, "down_s": 10.0, "done": restarts},
+                kwargs={
+                    "node": broker_node,
+                    "after_s": restart_broker_after_s,
+                    "down_s": 10.0,
+                    "done": restarts,
+                },
             )
         )
     started = time.monotonic()

@@ -143,6 +143,10 @@ def soak(
             help="Stop RabbitMQ (rabbitmqctl, this machine) this many seconds in, for 10 s."
         ),
     ] = None,
+    broker_node: Annotated[
+        str | None,
+        typer.Option(help="The node to restart (rabbitmqctl -n), e.g. one of a cluster's."),
+    ] = None,
     json_out: JsonOut = None,
 ) -> None:
     """Ingest while SIGKILLing random embed worker children (on this machine), and restarting
@@ -158,6 +162,7 @@ def soak(
         kill_every_s=kill_every,
         kills=kills,
         restart_broker_after_s=restart_broker_after,
+        broker_node=broker_node,
         console=Console(),
     )
     _save(result, json_out)

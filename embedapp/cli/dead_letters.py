@@ -11,7 +11,8 @@ from amqp.exceptions import MessageNacked
 from kombu import Connection, Producer
 from kombu.message import Message
 
-from embedapp.queues import DEAD_LETTER_QUEUE, EXCHANGE, declare_dead_letters
+from embedapp.queues import DEAD_LETTER_QUEUE, declare_dead_letters, exchange
+from embedapp.settings import Settings
 
 # How long RabbitMQ may take to confirm a replayed message.
 CONFIRM_TIMEOUT_S = 10.0
@@ -61,9 +62,9 @@ def _first_arg(body: bytes | str) -> dict[str, Any]:
     return args[0] if args and isinstance(args[0], dict) else {}
 
 
-def _each(connection: Connection, visit: Callable[[Message], bool]) -> None:
+def _each(connection: Connection, settings: Settings, visit: Callable[[Message], bool]) -> None:
     """Hand every dead message to `visit`; those it returns True for are acked (removed)."""
-    declare_dead_letters(connection)
+    declare_dead_letters(connection, settings)
     channel = connection.channel()
     try:
         queue = DEAD_LETTER_QUEUE(channel)
@@ -74,7 +75,7 @@ def _each(connection: Connection, visit: Callable[[Message], bool]) -> None:
         channel.close()  # closing requeues what was not acked, in its original order
 
 
-def peek(connection: Connection) -> list[DeadLetter]:
+def peek(connection: Connection, settings: Settings) -> list[DeadLetter]:
     """Every dead message, left in the queue."""
     found: list[DeadLetter] = []
 
@@ -82,7 +83,7 @@ def peek(connection: Connection) -> list[DeadLetter]:
         found.append(DeadLetter.from_message(message))
         return False
 
-    _each(connection, note)
+    _each(connection, settings, note)
     return found
 
 
@@ -95,7 +96,9 @@ class Replay:
     refused: list[DeadLetter]
 
 
-def replay(connection: Connection, *, task_ids: set[str] | None = None) -> Replay:
+def replay(
+    connection: Connection, settings: Settings, *, task_ids: set[str] | None = None
+) -> Replay:
     """Send dead messages (all, or those of these task ids) back to their queue, retries reset.
 
     A dead message is removed only once RabbitMQ confirmed its copy: `connection` must publish
@@ -107,7 +110,7 @@ def replay(connection: Connection, *, task_ids: set[str] | None = None) -> Repla
     returned: set[str] = set()
     producer = Producer(
         connection.channel(),
-        exchange=EXCHANGE,
+        exchange=exchange(settings),
         on_return=lambda exc, exchange, routing_key, message: returned.add(
             (message.headers or {}).get("id", "")
         ),
@@ -144,7 +147,7 @@ def replay(connection: Connection, *, task_ids: set[str] | None = None) -> Repla
         return True
 
     try:
-        _each(connection, resend)
+        _each(connection, settings, resend)
     finally:
         producer.channel.close()
     return done

@@ -228,7 +228,7 @@ def dlq_list() -> None:
 
     settings = settings_or_exit(queues=False)
     with Connection(settings.broker_url) as connection:
-        letters = dead_letters.peek(connection)
+        letters = dead_letters.peek(connection, settings)
     table = Table(title=f"{len(letters)} dead messages in {dead_letters.DEAD_LETTER_QUEUE.name}")
     for column in ("task id", "task", "job", "collection", "docs", "from queue", "died at"):
         table.add_column(column)
@@ -261,7 +261,9 @@ def dlq_replay(
     settings = settings_or_exit(queues=False)
     confirmed = {"confirm_publish": True}
     with Connection(settings.broker_url, transport_options=confirmed) as connection:
-        done = dead_letters.replay(connection, task_ids=set(task_ids) if task_ids else None)
+        done = dead_letters.replay(
+            connection, settings, task_ids=set(task_ids) if task_ids else None
+        )
     for letter in done.sent:
         console.print(
             f"replayed {letter.task} {letter.task_id} (job {letter.job_id}) to {letter.routing_key}"

@@ -55,14 +55,14 @@ def _select_queues(sender: str, options: dict[str, Any], **_: Any) -> None:
 @signals.worker_init.connect
 def _prepare(sender: Any, **_: Any) -> None:
     _WorkerRole.concurrency = int(sender.concurrency or 1)
-    with celery_app.connection_for_write() as connection:
-        queues.declare_dead_letters(connection)
     settings = get_settings()
+    with celery_app.connection_for_write() as connection:
+        queues.declare_dead_letters(connection, settings)
     try:
-        bounds = policies.apply(settings)
-        log.info("queue bounds (RabbitMQ policies): %s", bounds)
-    except policies.PolicyError as exc:  # the queues keep the bounds set before, if any
-        log.error("queue bounds not set: %s", exc)
+        applied = policies.apply(settings)
+        log.info("queue policies (bounds, delivery limits): %s", applied)
+    except policies.PolicyError as exc:  # the queues keep the policies set before, if any
+        log.error("queue policies not set: %s", exc)
     if settings.worker_metrics_port:
         worker_metrics.serve(settings.worker_metrics_port, settings.worker_metrics_host)
 

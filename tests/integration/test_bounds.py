@@ -48,7 +48,7 @@ def _apply(settings: Settings, bound: int) -> None:
     changed = settings.model_copy(update={"queue_max_length": bound})
     policies.apply(changed)
     deadline = time.monotonic() + 10  # RabbitMQ applies a policy to its queues in the background
-    while _effective(settings, BULK_QUEUE) != policies.definition(bound):
+    while _effective(settings, BULK_QUEUE) != policies.bounded(bound):
         assert time.monotonic() < deadline, _effective(settings, BULK_QUEUE)
         time.sleep(0.1)
 
@@ -81,7 +81,7 @@ def test_a_bound_changes_without_deleting_the_queue_or_its_jobs(broker: Settings
     _apply(broker, 5)  # raised: the three waiting jobs stay
     assert _publish(broker, 5) == 2
     assert _messages(broker) == 5
-    assert _effective(broker, INTERACTIVE_QUEUE) == policies.definition(
+    assert _effective(broker, INTERACTIVE_QUEUE) == policies.bounded(
         broker.interactive_queue_max_length
     )
 
@@ -106,7 +106,7 @@ def test_the_services_workers_set_the_bounds(service: Service) -> None:
     api = settings.management_api_url.rstrip("/")
     for queue, bound in policies.bounds(settings).items():
         found = httpx.get(f"{api}/queues/%2F/{queue}", timeout=10).json()
-        assert found["effective_policy_definition"] == policies.definition(bound), queue
+        assert found["effective_policy_definition"] == policies.bounded(bound), queue
         assert "x-max-length" not in found["arguments"]
 
 

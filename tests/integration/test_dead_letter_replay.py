@@ -10,7 +10,7 @@ import pytest
 from kombu import Connection, Producer, Queue
 
 from embedapp.cli import dead_letters
-from embedapp.queues import DEAD_LETTER_EXCHANGE, EXCHANGE, declare_dead_letters
+from embedapp.queues import DEAD_LETTER_EXCHANGE, declare_dead_letters, exchange
 from embedapp.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def connection() -> Iterator[Connection]:
     with Connection(Settings().broker_url, transport_options={"confirm_publish": True}) as conn:
-        declare_dead_letters(conn)
+        declare_dead_letters(conn, Settings())
         yield conn
 
 
@@ -29,12 +29,14 @@ def full_queue(connection: Connection) -> Iterator[Queue]:
     name = f"test-full-{uuid.uuid4().hex[:8]}"
     queue = Queue(
         name,
-        EXCHANGE,
+        exchange(Settings()),
         routing_key=name,
         queue_arguments={"x-max-length": 1, "x-overflow": "reject-publish"},
     )(connection.default_channel)
     queue.declare()
-    Producer(connection.default_channel, exchange=EXCHANGE).publish(b"{}", routing_key=name)
+    Producer(connection.default_channel, exchange=exchange(Settings())).publish(
+        b"{}", routing_key=name
+    )
     yield queue
     queue.delete()
 
@@ -52,7 +54,7 @@ def _dead_letter(connection: Connection, target: str) -> str:
 
 
 def _held(connection: Connection, task_id: str) -> bool:
-    return any(letter.task_id == task_id for letter in dead_letters.peek(connection))
+    return any(letter.task_id == task_id for letter in dead_letters.peek(connection, Settings()))
 
 
 def test_a_replay_the_target_refuses_stays_dead_until_there_is_room(
@@ -60,13 +62,13 @@ def test_a_replay_the_target_refuses_stays_dead_until_there_is_room(
 ) -> None:
     task_id = _dead_letter(connection, full_queue.name)
 
-    refused = dead_letters.replay(connection, task_ids={task_id})
+    refused = dead_letters.replay(connection, Settings(), task_ids={task_id})
     assert [letter.task_id for letter in refused.refused] == [task_id] and not refused.sent
     assert _held(connection, task_id)  # not acked away: nothing lost
     assert full_queue.queue_declare(passive=True).message_count == 1
 
     full_queue.purge()  # room again
-    sent = dead_letters.replay(connection, task_ids={task_id})
+    sent = dead_letters.replay(connection, Settings(), task_ids={task_id})
     assert [letter.task_id for letter in sent.sent] == [task_id] and not sent.refused
     assert not _held(connection, task_id)
     assert full_queue.queue_declare(passive=True).message_count == 1
@@ -74,7 +76,7 @@ def test_a_replay_the_target_refuses_stays_dead_until_there_is_room(
 
 def test_a_replay_to_a_queue_that_no_longer_exists_stays_dead(connection: Connection) -> None:
     task_id = _dead_letter(connection, f"gone-{uuid.uuid4().hex[:8]}")
-    result = dead_letters.replay(connection, task_ids={task_id})
+    result = dead_letters.replay(connection, Settings(), task_ids={task_id})
     assert [letter.task_id for letter in result.refused] == [task_id]
     assert _held(connection, task_id)
     _drop(connection, task_id)

@@ -47,7 +47,7 @@ def _dead_letters_of(job_id: str, *, wait: bool = False) -> list[dead_letters.De
     deadline = time.monotonic() + (30 if wait else 0)
     while True:
         with Connection(Settings().broker_url) as connection:
-            found = [d for d in dead_letters.peek(connection) if d.job_id == job_id]
+            found = [d for d in dead_letters.peek(connection, Settings()) if d.job_id == job_id]
         if found or time.monotonic() >= deadline:
             return found
         time.sleep(0.2)

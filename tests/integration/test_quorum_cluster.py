@@ -1,0 +1,54 @@
+"""Quorum queues on a RabbitMQ cluster of three nodes started on this machine: ingest goes on
+while the node holding the queues' leaders is stopped and started again, and every accepted
+document is stored once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from rich.console import Console
+
+from embedapp.bench import soak
+from tests.cluster import Node, cluster
+from tests.integration.conftest import _serve
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def nodes() -> Iterator[list[Node]]:
+    with cluster() as started:
+        yield started
+
+
+def test_ingest_survives_losing_the_leaders_node(nodes: list[Node], tmp_path: Path) -> None:
+    first, second, _ = nodes
+    settings = {
+        # kombu fails over along the list; the management API of a node that stays up.
+        "broker_url": ";".join(node.amqp_url for node in nodes),
+        "broker_api_url": second.api_url,
+        "queue_type": "quorum",
+        "result_backend": "redis://127.0.0.1:6379/3",
+    }
+    documents = [{"id": f"q-{i}", "text": f"quorum document {i} " * 10} for i in range(1500)]
+    with _serve(tmp_path, concurrency=1, **settings) as service:
+        queue = httpx.get(f"{second.api_url}queues/%2F/embed.bulk", timeout=10).json()
+        assert queue["type"] == "quorum" and len(queue["members"]) == 3, queue
+        assert queue["leader"] == first.node  # declared through the first node
+        policy = queue["effective_policy_definition"]
+        assert policy == {"max-length": 20, "overflow": "reject-publish", "delivery-limit": 5}
+        result = soak.soak(
+            service.url,
+            documents,
+            batch=100,
+            kill_every_s=1.0,
+            kills=0,  # the soak's child killer speaks to the default broker, not this one
+            restart_broker_after_s=3.0,
+            broker_node=first.node,
+            console=Console(quiet=True),
+        )
+    assert result["broker_restarts"] == 1, result
+    assert (result["lost"], result["duplicates"], result["failed_jobs"]) == (0, 0, 0), result
