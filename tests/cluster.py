@@ -44,7 +44,8 @@ class Node:
             timeout=timeout,
         )
 
-    def start(self, folder: Path) -> None:
+    def launch(self, folder: Path) -> None:
+        """Start the node in the background (see wait_started)."""
         env = {
             "RABBITMQ_NODENAME": self.node,
             "RABBITMQ_CONFIG_FILE": str(folder / "rabbitmq.conf"),
@@ -58,6 +59,8 @@ class Node:
             ["env", *(f"{k}={v}" for k, v in env.items()), "rabbitmq-server", "-detached"],
             check=True,
         )
+
+    def wait_started(self) -> None:
         deadline = time.monotonic() + 120
         while subprocess.run(
             ["rabbitmqctl", "-n", self.node, "await_startup"], capture_output=True
@@ -72,8 +75,8 @@ def cluster() -> Iterator[list[Node]]:
     `rabbitmq` user's, in a folder of their own under /tmp (pytest's are root's alone)."""
     root = Path(tempfile.mkdtemp(prefix="embedapp-cluster-"))
     nodes = [Node(name, number) for number, name in enumerate(NAMES, start=1)]
+    _stop_quietly(nodes)  # left by an interrupted run
     for node in nodes:
-        _stop_quietly(node)  # left by an interrupted run
         folder = root / node.name
         shutil.rmtree(folder, ignore_errors=True)
         for sub in ("mnesia", "log"):
@@ -85,18 +88,29 @@ def cluster() -> Iterator[list[Node]]:
         )
     subprocess.run(["chown", "-R", "rabbitmq:rabbitmq", str(root)], check=True)
     try:
+        for node in nodes:  # all three boot at once
+            node.launch(root / node.name)
         for node in nodes:
-            node.start(root / node.name)
+            node.wait_started()
         for node in nodes[1:]:
             node.ctl("stop_app")
             node.ctl("join_cluster", nodes[0].node)
             node.ctl("start_app")
         yield nodes
     finally:
-        for node in nodes:
-            _stop_quietly(node)
+        _stop_quietly(nodes)
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _stop_quietly(node: Node) -> None:
-    subprocess.run(["rabbitmqctl", "-n", node.node, "stop"], capture_output=True, timeout=60)
+def _stop_quietly(nodes: list[Node]) -> None:
+    """Stop the nodes (at once), whether they run or not."""
+    stopping = [
+        subprocess.Popen(
+            ["rabbitmqctl", "-n", node.node, "stop"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for node in nodes
+    ]
+    for process in stopping:
+        process.wait(timeout=60)

@@ -7,6 +7,8 @@ from celery import Celery
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from embedapp.celery_app import create_celery
 from embedapp.gateway.clock import AcceptanceClock
@@ -51,7 +53,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Services]]:
         celery = _gateway_celery(settings)
-        redis = Redis.from_url(settings.result_backend, socket_connect_timeout=2, socket_timeout=5)
+        # One quick retry, not redis-py's ten with backoff (about 10 s per call): with Redis
+        # away, a request goes on without it at once (ingest) or answers 503 (task states).
+        redis = Redis.from_url(
+            settings.result_backend,
+            socket_connect_timeout=2,
+            socket_timeout=5,
+            retry=Retry(NoBackoff(), 1),
+        )
         results = TaskResults(redis, celery.backend)
         try:
             yield {

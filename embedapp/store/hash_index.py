@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from embedapp.settings import Settings, get_settings
 
@@ -26,8 +28,13 @@ class HashIndex:
     @classmethod
     def from_settings(cls, settings: Settings) -> "HashIndex":
         return cls(
+            # A cache: with Redis away it is skipped at once (one quick retry), not after
+            # redis-py's ten retries with backoff on every job.
             redis.Redis.from_url(
-                settings.result_backend, socket_timeout=5, socket_connect_timeout=5
+                settings.result_backend,
+                socket_timeout=5,
+                socket_connect_timeout=5,
+                retry=Retry(NoBackoff(), 1),
             )
         )
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from celery import signals
 from celery.app import trace
+from celery.worker.control import inspect_command
 
 from embedapp import model, policies, queues
 from embedapp.celery_app import celery_app
@@ -29,6 +33,9 @@ class _WorkerRole:
     concurrency = 1
     embeds = True
     queues: tuple[str, ...] = EMBED_QUEUES
+    # Each embed child leaves a file named by its pid here once its model is loaded: the
+    # worker consumes before its children are ready, and /ready asks (embedapp_children).
+    loaded: Path | None = None
 
 
 def serves(queue: str) -> bool:
@@ -50,6 +57,7 @@ def _select_queues(sender: str, options: dict[str, Any], **_: Any) -> None:
     _WorkerRole.embeds = any(q in EMBED_QUEUES for q in queues)
     # Before the children fork, so that they all write where the parent serves from.
     worker_metrics.use_private_directory()
+    _WorkerRole.loaded = Path(tempfile.mkdtemp(prefix="embedapp-loaded-"))
 
 
 @signals.worker_init.connect
@@ -70,6 +78,19 @@ def _prepare(sender: Any, **_: Any) -> None:
 @signals.worker_shutdown.connect
 def _clean_up(**_: Any) -> None:
     worker_metrics.remove_directory()
+    if _WorkerRole.loaded:
+        shutil.rmtree(_WorkerRole.loaded, ignore_errors=True)
+
+
+@inspect_command()
+def embedapp_children(state: Any, **_: Any) -> dict[str, int]:
+    """This worker's pool children, and how many of them are ready (their model loaded; a
+    worker that does not embed has nothing to load)."""
+    pids = {int(pid) for pid in state.consumer.pool.info.get("processes", [])}
+    if not _WorkerRole.embeds or _WorkerRole.loaded is None:
+        return {"children": len(pids), "ready": len(pids)}
+    marked = {int(mark.name) for mark in _WorkerRole.loaded.iterdir() if mark.name.isdigit()}
+    return {"children": len(pids), "ready": len(pids & marked)}
 
 
 @signals.task_failure.connect
@@ -114,3 +135,5 @@ def _load_model(**_: Any) -> None:
     )
     _announce(embedder)
     log.info("pid %d serves %s", os.getpid(), ",".join(_WorkerRole.queues))
+    if _WorkerRole.loaded:
+        (_WorkerRole.loaded / str(os.getpid())).touch()

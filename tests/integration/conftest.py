@@ -111,27 +111,27 @@ def _reset_queues(broker_url: str) -> None:
 
 
 def _wait_ready(service: Service, concurrency: int) -> None:
+    """Until /ready says 200; which it must not say before every embed child has loaded the
+    model (each logs that it serves its lane once it has)."""
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
         assert service.process.poll() is None, f"embedapp serve exited:\n{service.log_text()}"
         try:
             response = service.client.get("/ready")
-            workers = response.json().get("checks", {}).get("workers", [])
-            log = service.log_text()
-            children = (log.count("serves embed.bulk"), log.count("serves embed.interactive"))
-            if (
-                response.status_code == 200
-                and len(workers) >= 3
-                and children
-                == (
-                    concurrency,
-                    concurrency,
-                )
-            ):
-                return
         except httpx.TransportError:
-            pass
-        time.sleep(0.5)
+            time.sleep(0.5)
+            continue
+        if response.status_code == 200:
+            # A child logs that it serves its lane before it counts as ready: read after.
+            log = service.log_text()
+            loaded = (log.count("serves embed.bulk"), log.count("serves embed.interactive"))
+            assert loaded == (concurrency, concurrency), (
+                f"/ready said 200 with {loaded} of {concurrency} children per lane loaded: "
+                f"{response.json()}"
+            )
+            assert len(response.json()["checks"]["workers"]) >= 3
+            return
+        time.sleep(0.2)
     raise AssertionError(
         f"embedapp serve not ready in {STARTUP_TIMEOUT_S} s:\n{service.log_text()[-5000:]}"
     )

@@ -1,17 +1,20 @@
 """Quorum queues on a RabbitMQ cluster of three nodes started on this machine: ingest goes on
-while the node holding the queues' leaders is stopped and started again, and every accepted
-document is stored once."""
+while the node holding the queues' leaders is stopped and started again, every accepted
+document is stored once, and a message redelivered past the delivery limit is dead-lettered."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from kombu import Connection
 from rich.console import Console
 
 from embedapp.bench import soak
+from embedapp.queues import BULK_QUEUE
 from tests.cluster import Node, cluster
 from tests.integration.conftest import _serve
 
@@ -33,8 +36,8 @@ def test_ingest_survives_losing_the_leaders_node(nodes: list[Node], tmp_path: Pa
         "queue_type": "quorum",
         "result_backend": "redis://127.0.0.1:6379/3",
     }
-    documents = [{"id": f"q-{i}", "text": f"quorum document {i} " * 10} for i in range(1500)]
-    with _serve(tmp_path, concurrency=1, **settings) as service:
+    documents = [{"id": f"q-{i}", "text": f"quorum document {i} " * 10} for i in range(800)]
+    with _serve(tmp_path, concurrency=1, empty_after=False, **settings) as service:
         queue = httpx.get(f"{second.api_url}queues/%2F/embed.bulk", timeout=10).json()
         assert queue["type"] == "quorum" and len(queue["members"]) == 3, queue
         assert queue["leader"] == first.node  # declared through the first node
@@ -52,3 +55,33 @@ def test_ingest_survives_losing_the_leaders_node(nodes: list[Node], tmp_path: Pa
         )
     assert result["broker_restarts"] == 1, result
     assert (result["lost"], result["duplicates"], result["failed_jobs"]) == (0, 0, 0), result
+
+    # A message that kills every worker it reaches (an OOM, say) never reaches Celery's retry
+    # count: the quorum queue's delivery limit ends its loop, in the dead-letter queue.
+    assert _dead_lettered_after(first, deliveries=10) == 6  # the first and 5 redeliveries
+    dead = httpx.get(f"{second.api_url}queues/%2F/embedapp.dead", timeout=10).json()
+    assert dead["type"] == "quorum"
+    deadline = time.monotonic() + 10  # the management API's counts lag
+    while (
+        httpx.get(f"{second.api_url}queues/%2F/embedapp.dead", timeout=10).json()["messages"] != 1
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+
+
+def _dead_lettered_after(node: Node, deliveries: int) -> int:
+    """Publish a message to embed.bulk (no worker consumes it now) and take it back without
+    an ack until RabbitMQ dead-letters it; how many times it was delivered."""
+    with Connection(node.amqp_url) as connection:
+        channel = connection.channel()
+        channel.basic_publish(
+            channel.prepare_message(b"{}", content_type="application/json"),
+            exchange="",
+            routing_key=BULK_QUEUE,
+        )
+        delivered = 0
+        while delivered <= deliveries and (message := channel.basic_get(BULK_QUEUE)) is not None:
+            delivered += 1
+            channel.basic_reject(message.delivery_tag, requeue=True)  # a worker died on it
+            time.sleep(0.05)
+        return delivered

@@ -19,7 +19,7 @@ from tests.integration.conftest import _serve, _vhost
 pytestmark = pytest.mark.integration
 
 JOBS, DOCUMENTS = 6, 100
-OUTAGE_S = 20
+OUTAGE_S = 12
 
 
 def _free_port() -> int:

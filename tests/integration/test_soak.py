@@ -13,7 +13,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_accepted_equals_stored_through_child_kills_and_a_broker_restart(service: Service) -> None:
-    documents = [{"id": f"soak-{i}", "text": f"soak document {i} " * 12} for i in range(1200)]
+    documents = [{"id": f"soak-{i}", "text": f"soak document {i} " * 12} for i in range(800)]
     result = soak.soak(
         service.url,
         documents,

@@ -7,6 +7,8 @@ import asyncio
 
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from embedapp.gateway.clock import KEY, AcceptanceClock
@@ -72,7 +74,7 @@ def test_stamps_rise_across_gateways_and_without_redis() -> None:
         first, second = AcceptanceClock(redis), AcceptanceClock(redis)
         shared = [await clock.stamp() for clock in (first, second, first, second)]
         await redis.aclose()
-        down = Redis(port=1, socket_connect_timeout=0.2)
+        down = Redis(port=1, retry=Retry(NoBackoff(), 0))
         alone = AcceptanceClock(down)
         local = [await alone.stamp() for _ in range(3)]
         await down.aclose()
@@ -89,7 +91,7 @@ def test_a_gateway_without_redis_keeps_above_its_own_last_stamp() -> None:
         await redis.set(KEY, AHEAD)
         clock = AcceptanceClock(redis)
         stamped = [await clock.stamp()]
-        clock._next.registered_client = Redis(port=1, socket_connect_timeout=0.2)  # Redis away
+        clock._next.registered_client = Redis(port=1, retry=Retry(NoBackoff(), 0))  # Redis away
         try:
             stamped.append(await clock.stamp())
         except RedisConnectionError:

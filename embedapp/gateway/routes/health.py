@@ -21,9 +21,12 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def _probe_workers(services: Any) -> list[str]:
-    replies = services.celery.control.ping(timeout=PROBE_TIMEOUT_S / 2) or []
-    return sorted(name for reply in replies for name in reply)
+def _probe_workers(services: Any) -> dict[str, Any]:
+    """Each worker that answers, with how many of its children are ready (model loaded)."""
+    replies = services.celery.control.broadcast(
+        "embedapp_children", reply=True, timeout=PROBE_TIMEOUT_S / 2
+    )
+    return {name: answer for reply in replies or [] for name, answer in reply.items()}
 
 
 def _probe_consumers(services: Any) -> dict[str, int]:
@@ -34,8 +37,9 @@ def _probe_consumers(services: Any) -> dict[str, int]:
 
 @router.get("/ready")
 async def ready(request: Request, services: ServicesDep) -> JSONResponse:
-    """Ready when the broker and the result backend answer, workers answer pings, and every
-    queue has a consumer (checked at most once a second, however many probes come)."""
+    """Ready when the broker and the result backend answer, workers answer with every child
+    ready (its model loaded), and every queue has a consumer (checked at most once a second,
+    however many probes come)."""
     ok, checks = await request.app.state.readiness.get(lambda: _check(services))
     return JSONResponse(
         {"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503
@@ -58,12 +62,19 @@ async def _check(services: Any) -> tuple[bool, dict[str, Any]]:
         checks["result_backend"] = "ok"
     except Exception as exc:
         checks["result_backend"] = f"unreachable ({type(exc).__name__})"
-    workers: list[str] = []
+    workers: dict[str, Any] = {}
     if checks["broker"] == "ok":
         workers = await anyio.to_thread.run_sync(
             _probe_workers, services, limiter=services.probe_threads
         )
-    checks["workers"] = workers
+    checks["workers"] = sorted(workers)
+    # A worker consumes before its children have loaded the model (seconds): not ready yet.
+    loading = {
+        name: f"{answer['ready']} of {answer['children']} children ready"
+        for name, answer in workers.items()
+        if isinstance(answer, dict) and answer.get("ready", 0) < answer.get("children", 0)
+    }
+    checks["children"] = loading or "ready"
     # Every queue needs a consumer: a worker that answers pings proves nothing for a queue
     # nobody takes (searches would wait for their timeout, jobs would pile up unseen).
     checks["consumers"] = consumers
@@ -71,6 +82,7 @@ async def _check(services: Any) -> tuple[bool, dict[str, Any]]:
         checks["broker"] == "ok"
         and checks["result_backend"] == "ok"
         and bool(workers)
+        and not loading
         and all(consumers.values())
     )
     return ok, checks
