@@ -17,6 +17,7 @@ from rich.table import Table
 
 from embedapp.bench.inprocess import ingest_all
 from embedapp.celery_app import celery_app
+from embedapp.queues import connection_errors
 
 
 def _kill_children(stop: threading.Event, *, every_s: float, kills: int, killed: list[int]) -> None:
@@ -25,7 +26,7 @@ def _kill_children(stop: threading.Event, *, every_s: float, kills: int, killed:
     while len(killed) < kills and not stop.wait(every_s):
         try:
             stats = celery_app.control.inspect(timeout=1.0).stats() or {}
-        except celery_app.connection_for_read().connection_errors:
+        except connection_errors(celery_app.conf.broker_url):
             continue  # RabbitMQ is restarting (--restart-broker-after): the next round
 
         pids = [

@@ -106,13 +106,14 @@ class Services:
         timeout = timeout or self.settings.request_timeout_s
         task_id = str(uuid.uuid4())
         await self.publisher.publish(signature, task_id, expires=timeout)
+        late = GatewayTimeoutError(f"no worker answered within {timeout:g} s (task {task_id})")
         try:
             meta = await self.results.wait(task_id, timeout)
         except TimeoutError as exc:
-            raise GatewayTimeoutError(
-                f"no worker answered within {timeout:g} s (task {task_id})"
-            ) from exc
+            raise late from exc
         await self.results.forget(task_id)
+        if meta["status"] == states.REVOKED:  # a worker took it after it expired, unrun
+            raise late
         result = meta["result"]
         if meta["status"] == states.SUCCESS:
             return result

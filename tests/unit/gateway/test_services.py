@@ -7,11 +7,12 @@ import asyncio
 from typing import Any
 
 import pytest
+from celery import states
 from celery.canvas import Signature
 
 from embedapp import jobs
 from embedapp.celery_app import celery_app
-from embedapp.errors import QueueFullError
+from embedapp.errors import GatewayTimeoutError, QueueFullError
 from embedapp.gateway.metrics import GatewayMetrics
 from embedapp.gateway.services import Services
 from embedapp.messages import DocumentIn
@@ -112,3 +113,20 @@ def test_a_refusal_of_the_first_job_is_passed_on_as_it_is() -> None:
     with pytest.raises(QueueFullError) as refused:
         asyncio.run(services.submit_ingest("c", _documents(10), None, [1] * 10))
     assert refused.value.message == "the ingest queue is full" and not published
+
+
+def test_a_reading_task_a_worker_dropped_as_expired_is_a_504_not_a_500() -> None:
+    # It expires with the request's timeout; a worker that takes it later records it REVOKED,
+    # which can reach the waiting request before its own timeout fires.
+    services, results, _ = _services()
+
+    async def send(signature: Signature, task_id: str, *, expires: float | None = None) -> None:
+        pass
+
+    async def revoked(task_id: str, timeout: float) -> dict[str, Any]:
+        return {"status": states.REVOKED, "result": None}
+
+    services.publisher.publish = send  # type: ignore[method-assign]
+    results.wait = revoked  # type: ignore[attr-defined]
+    with pytest.raises(GatewayTimeoutError, match="within 0.5 s"):
+        asyncio.run(services.call(services.task("embedapp.embed_texts", ["a"]), timeout=0.5))
