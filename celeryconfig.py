@@ -34,12 +34,15 @@ def build(settings: Settings) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "task_retry_on_worker_lost": True,
-        # A publish to a broker that refuses connections fails within about two seconds
-        # (the gateway answers 503) instead of hanging the request; a slow handshake on a
-        # busy machine still gets Celery's default 4 s. Workers retry connecting forever.
+        # A slow handshake on a busy machine still gets Celery's default 4 s. Workers retry
+        # connecting forever.
         "broker_connection_timeout": 4.0,
+        # A worker's publishes (a chain's next task, a retry) wait out a broker restart of
+        # up to about two minutes: given up sooner, the job reads `failed` although its
+        # message, never acked, runs again once RabbitMQ is back. The gateway allows one
+        # retry instead (gateway/app.py): its client gets a 503 within seconds.
         "task_publish_retry_policy": {
-            "max_retries": 3,
+            "max_retries": 120,
             "interval_start": 0,
             "interval_step": 0.5,
             "interval_max": 1.0,
