@@ -229,3 +229,16 @@ class EmbedRequest(BaseModel):
     def texts(self) -> list[str]:
         value = self.inputs if self.inputs is not None else self.text
         return [value] if isinstance(value, str) else list(value or [])
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong: a stable kind, and a message for people."""
+
+    type: str = Field(examples=["invalid_request"])
+    message: str = Field(examples=["documents.0.text: must not be empty"])
+
+
+class ErrorResponse(BaseModel):
+    """The body of every error the API answers (4xx and 5xx)."""
+
+    error: ErrorDetail

@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 from celery import Celery
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -21,10 +22,25 @@ from embedapp.gateway.routes import collections, documents, embeddings, health, 
 from embedapp.gateway.routes import metrics as metrics_route
 from embedapp.gateway.services import Services
 from embedapp.queues import task_queues
+from embedapp.schemas import ErrorResponse
 from embedapp.settings import Settings, get_settings
 
 # How long a readiness answer is reused.
 PROBE_TTL_S = 1.0
+# The error statuses the routes may answer, each with the error body.
+ERRORS = (
+    (400, "A request the model cannot serve as asked"),
+    (401, "No key, or an unknown one"),
+    (403, "The key lacks the scope"),
+    (404, "No such collection, document or task"),
+    (409, "The collection holds another model's vectors"),
+    (413, "Past a limit: documents, texts, characters, chunks or bytes"),
+    (422, "The body or a parameter is invalid"),
+    (429, "A queue is full, or the store worker is behind: retry after Retry-After"),
+    (500, "Internal error"),
+    (503, "RabbitMQ or Redis unavailable: retry after Retry-After"),
+    (504, "No worker answered in time"),
+)
 
 
 def _gateway_celery(settings: Settings) -> Celery:
@@ -77,13 +93,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await redis.aclose()
             celery.close()
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="embedapp",
         summary="Documents in over HTTP, embedded by Celery workers, stored in Qdrant.",
         version="0.1.0",
         lifespan=lifespan,
         # `curl -d '{...}'` sends form content-type; read the body as JSON anyway.
         strict_content_type=False,
+        # The body every error really has, documented for every route (FastAPI's own 422
+        # schema describes a body this API never sends).
+        responses={status: {"model": ErrorResponse, "description": why} for status, why in ERRORS},
     )
     install_error_handlers(app)
     metrics = GatewayMetrics(settings, [q.name for q in task_queues(settings)])
