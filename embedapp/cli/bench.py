@@ -14,17 +14,23 @@ from embedapp.bench.corpus import load
 from embedapp.cli.support import console, settings_or_exit
 
 bench_app = typer.Typer(
+    rich_markup_mode=None,
     help="Benchmarks: commands that print figures. Without a subcommand: the whole speed "
     "benchmark (in-process references, the old design, end to end for a sweep of settings "
     "and every backend, quality, memory) as a table, result.json and result.png.",
 )
 
-Url = Annotated[str, typer.Option(help="A running embedapp gateway.")]
+Url = Annotated[str, typer.Option(help="A running embedapp gateway.", metavar="URL")]
 Corpus = Annotated[
-    Path | None, typer.Option(help='JSONL of {"id","text"} lines; default: the built-in generator.')
+    Path | None,
+    typer.Option(
+        help='JSONL of {"id","text"} lines; default: the built-in generator.', metavar="FILE"
+    ),
 ]
-Batch = Annotated[int, typer.Option(help="Documents per ingest request.")]
-JsonOut = Annotated[Path | None, typer.Option("--json", help="Write the figures here.")]
+Batch = Annotated[int, typer.Option(help="Documents per ingest request.", metavar="N")]
+JsonOut = Annotated[
+    Path | None, typer.Option("--json", help="Write the figures here.", metavar="FILE")
+]
 GATEWAY = "http://127.0.0.1:8000"
 
 
@@ -48,17 +54,25 @@ def _backend(name: str) -> tuple[str, str]:
 def suite(
     context: typer.Context,
     corpus: Corpus = None,
-    documents: Annotated[int, typer.Option(help="Documents per end-to-end run.")] = 3000,
+    documents: Annotated[
+        int, typer.Option(help="Documents per end-to-end run.", metavar="N")
+    ] = 3000,
     batch: Batch = 500,
-    concurrency: Annotated[str, typer.Option(help="Sweep: embed children.")] = "1,2",
-    prefetch: Annotated[str, typer.Option(help="Sweep: prefetch multipliers.")] = "1",
-    max_batch_tokens: Annotated[str, typer.Option(help="Sweep: token budgets.")] = "2048,4096",
+    concurrency: Annotated[
+        str, typer.Option(help="Sweep: embed children.", metavar="LIST")
+    ] = "1,2",
+    prefetch: Annotated[
+        str, typer.Option(help="Sweep: prefetch multipliers.", metavar="LIST")
+    ] = "1",
+    max_batch_tokens: Annotated[
+        str, typer.Option(help="Sweep: token budgets.", metavar="LIST")
+    ] = "2048,4096",
     backends: Annotated[
-        str, typer.Option(help="Besides torch float32, end to end and quality.")
+        str, typer.Option(help="Besides torch float32, end to end and quality.", metavar="LIST")
     ] = "torch-bfloat16,onnx,onnx-int8",
-    out: Annotated[Path, typer.Option(help="Where result.json and result.png go.")] = Path(
-        "bench-results"
-    ),
+    out: Annotated[
+        Path, typer.Option(help="Where result.json and result.png go.", metavar="FOLDER")
+    ] = Path("bench-results"),
 ) -> None:
     """The whole speed benchmark (run it on an otherwise idle machine, nothing else consuming
     the embed queues: it starts embedapp stacks of its own, one after another)."""
@@ -97,9 +111,11 @@ def suite(
 @bench_app.command("lanes")
 def lanes(
     url: Url = GATEWAY,
-    documents: Annotated[int, typer.Option(help="Bulk documents to ingest.")] = 5000,
+    documents: Annotated[int, typer.Option(help="Bulk documents to ingest.", metavar="N")] = 5000,
     corpus: Corpus = None,
-    probes: Annotated[int, typer.Option(help="Calls of each kind, idle and under load.")] = 50,
+    probes: Annotated[
+        int, typer.Option(help="Calls of each kind, idle and under load.", metavar="N")
+    ] = 50,
     batch: Batch = 250,
     json_out: JsonOut = None,
 ) -> None:
@@ -115,7 +131,7 @@ def lanes(
 @bench_app.command("throughput")
 def throughput(
     url: Url = GATEWAY,
-    documents: Annotated[int, typer.Option(help="Documents to ingest.")] = 4000,
+    documents: Annotated[int, typer.Option(help="Documents to ingest.", metavar="N")] = 4000,
     corpus: Corpus = None,
     batch: Batch = 250,
     json_out: JsonOut = None,
@@ -132,20 +148,25 @@ def throughput(
 @bench_app.command("soak")
 def soak(
     url: Url = GATEWAY,
-    documents: Annotated[int, typer.Option(help="Documents to ingest.")] = 5000,
+    documents: Annotated[int, typer.Option(help="Documents to ingest.", metavar="N")] = 5000,
     corpus: Corpus = None,
     batch: Batch = 250,
-    kill_every: Annotated[float, typer.Option(help="Seconds between kills.")] = 4.0,
-    kills: Annotated[int, typer.Option(help="Children to kill.")] = 10,
+    kill_every: Annotated[
+        float, typer.Option(help="Seconds between kills.", metavar="SECONDS")
+    ] = 4.0,
+    kills: Annotated[int, typer.Option(help="Children to kill.", metavar="N")] = 10,
     restart_broker_after: Annotated[
         float | None,
         typer.Option(
-            help="Stop RabbitMQ (rabbitmqctl, this machine) this many seconds in, for 10 s."
+            help="Stop RabbitMQ (rabbitmqctl, this machine) this many seconds in, for 10 s.",
+            metavar="SECONDS",
         ),
     ] = None,
     broker_node: Annotated[
         str | None,
-        typer.Option(help="The node to restart (rabbitmqctl -n), e.g. one of a cluster's."),
+        typer.Option(
+            help="The node to restart (rabbitmqctl -n), e.g. one of a cluster's.", metavar="NODE"
+        ),
     ] = None,
     json_out: JsonOut = None,
 ) -> None:
@@ -172,9 +193,14 @@ def soak(
 
 @bench_app.command("store")
 def store(
-    points: Annotated[int, typer.Option(help="Points written into Qdrant Edge.")] = 100_000,
+    points: Annotated[
+        int, typer.Option(help="Points written into Qdrant Edge.", metavar="N")
+    ] = 100_000,
     local_points: Annotated[
-        int, typer.Option(help="At most this many into qdrant-client's local mode (slow); 0: skip.")
+        int,
+        typer.Option(
+            help="At most this many into qdrant-client's local mode (slow); 0: skip.", metavar="N"
+        ),
     ] = 100_000,
     json_out: JsonOut = None,
 ) -> None:
@@ -204,8 +230,12 @@ def store(
 
 @bench_app.command("scale")
 def scale(
-    points: Annotated[int, typer.Option(help="Points already in the collection.")] = 1_000_000,
-    documents: Annotated[int, typer.Option(help="Documents ingested into each collection.")] = 3000,
+    points: Annotated[
+        int, typer.Option(help="Points already in the collection.", metavar="N")
+    ] = 1_000_000,
+    documents: Annotated[
+        int, typer.Option(help="Documents ingested into each collection.", metavar="N")
+    ] = 3000,
     corpus: Corpus = None,
     batch: Batch = 500,
     json_out: JsonOut = None,

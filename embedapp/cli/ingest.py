@@ -60,11 +60,18 @@ def _summary(tally: Tally, *, head: str) -> str:
 
 def ingest(
     file: Annotated[
-        Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="The documents.")
+        Path,
+        typer.Argument(exists=True, dir_okay=False, readable=True, help="The documents."),
     ],
-    collection: Annotated[str, typer.Option("--collection", "-c", help="Where they go.")],
-    id_field: Annotated[str, typer.Option(help="JSONL/CSV field holding the id.")] = "id",
-    text_field: Annotated[str, typer.Option(help="JSONL/CSV field holding the text.")] = "text",
+    collection: Annotated[
+        str, typer.Option("--collection", "-c", help="Where they go.", metavar="NAME")
+    ],
+    id_field: Annotated[
+        str, typer.Option(help="JSONL/CSV field holding the id.", metavar="FIELD")
+    ] = "id",
+    text_field: Annotated[
+        str, typer.Option(help="JSONL/CSV field holding the text.", metavar="FIELD")
+    ] = "text",
     fmt: Annotated[
         records.Format,
         typer.Option(
@@ -79,10 +86,13 @@ def ingest(
             min=1,
             help="Documents per request, one job each (jobs of hundreds let the worker sort "
             "texts by length; at most EMBEDAPP_MAX_DOCUMENTS_PER_REQUEST).",
+            metavar="N",
         ),
     ] = 500,
-    in_flight: Annotated[int, typer.Option(min=1, help="Jobs queued at once.")] = 4,
-    url: Annotated[str | None, typer.Option(help="The gateway (default: from settings).")] = None,
+    in_flight: Annotated[int, typer.Option(min=1, help="Jobs queued at once.", metavar="N")] = 4,
+    url: Annotated[
+        str | None, typer.Option(help="The gateway (default: from settings).", metavar="URL")
+    ] = None,
     restart: Annotated[bool, typer.Option(help="Ignore what an earlier run stored.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:

@@ -12,6 +12,7 @@ from embedapp.apikeys import KeyEntry, Scope, digest, new_key, read_key_file, wr
 from embedapp.cli.support import console, load_settings
 
 keys_app = typer.Typer(
+    rich_markup_mode=None,
     help="API keys with scopes and collection prefixes (EMBEDAPP_API_KEYS_FILE).",
     no_args_is_help=True,
 )
@@ -30,11 +31,16 @@ def add(
     name: Annotated[str, typer.Argument(help="Who the key is for, e.g. team-a.")],
     scope: Annotated[
         list[Scope] | None,
-        typer.Option(help="read, write or admin; repeat for several. Default: read and write."),
+        typer.Option(
+            help="read, write or admin; repeat for several. Default: read and write.",
+            metavar="SCOPE",
+        ),
     ] = None,
     prefix: Annotated[
         list[str] | None,
-        typer.Option(help="Collections whose names start with this; repeat. Default: all."),
+        typer.Option(
+            help="Collections whose names start with this; repeat. Default: all.", metavar="PREFIX"
+        ),
     ] = None,
 ) -> None:
     """Make a key and print it once; only its SHA-256 digest is kept. The gateway picks it

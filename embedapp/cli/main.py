@@ -24,7 +24,7 @@ from embedapp.queues import BULK_QUEUE, INTERACTIVE_QUEUE, STORE_QUEUE
 from embedapp.settings import Settings
 from embedapp.supervise import Child, Supervisor
 
-app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+app = typer.Typer(rich_markup_mode=None, help=__doc__, no_args_is_help=True, add_completion=False)
 
 
 def _version(shown: bool) -> None:
@@ -50,6 +50,7 @@ Concurrency = Annotated[
         "-c",
         help="Prefork children (default: EMBEDAPP_WORKER_CONCURRENCY, "
         "else one per core). Each loads the model once.",
+        metavar="N",
     ),
 ]
 
@@ -70,9 +71,13 @@ def _worker_argv(
 
 @app.command()
 def gateway(
-    host: Annotated[str | None, typer.Option(help="Default: EMBEDAPP_GATEWAY_HOST.")] = None,
-    port: Annotated[int | None, typer.Option(help="Default: EMBEDAPP_GATEWAY_PORT.")] = None,
-    workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
+    host: Annotated[
+        str | None, typer.Option(help="Default: EMBEDAPP_GATEWAY_HOST.", metavar="HOST")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Default: EMBEDAPP_GATEWAY_PORT.", metavar="PORT")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes.", metavar="N")] = 1,
 ) -> None:
     """Run the HTTP gateway (never loads the model)."""
     from embedapp.gateway import server
@@ -133,6 +138,7 @@ def store_worker(
             "--concurrency",
             "-c",
             help="Only with EMBEDAPP_QDRANT_URL: embedded Qdrant admits one process.",
+            metavar="N",
         ),
     ] = 1,
 ) -> None:
@@ -153,8 +159,10 @@ def store_worker(
 
 @app.command()
 def flower(
-    address: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
-    port: Annotated[int | None, typer.Option(help="Default: EMBEDAPP_FLOWER_PORT.")] = None,
+    address: Annotated[str, typer.Option(help="Bind address.", metavar="HOST")] = "127.0.0.1",
+    port: Annotated[
+        int | None, typer.Option(help="Default: EMBEDAPP_FLOWER_PORT.", metavar="PORT")
+    ] = None,
 ) -> None:
     """Run Flower: workers, tasks, and (through RabbitMQ's management API) queue depths."""
     settings = settings_or_exit(queues=False)
@@ -213,7 +221,9 @@ app.add_typer(keys_app, name="keys")
 
 
 dlq_app = typer.Typer(
-    help="The dead-letter queue: ingest jobs that failed for good.", no_args_is_help=True
+    rich_markup_mode=None,
+    help="The dead-letter queue: ingest jobs that failed for good.",
+    no_args_is_help=True,
 )
 app.add_typer(dlq_app, name="dlq")
 

@@ -10,14 +10,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from embedapp.cli.support import console, load_settings
 
-store_app = typer.Typer(help="The embedded store (Qdrant Edge).", no_args_is_help=True)
+store_app = typer.Typer(
+    rich_markup_mode=None, help="The embedded store (Qdrant Edge).", no_args_is_help=True
+)
 
 
 @store_app.command("migrate")
 def migrate(
     source: Annotated[
         Path | None,
-        typer.Option(help="qdrant-client local-mode folder; default: the data dir's qdrant/."),
+        typer.Option(
+            help="qdrant-client local-mode folder; default: the data dir's qdrant/.",
+            metavar="FOLDER",
+        ),
     ] = None,
 ) -> None:
     """Copy collections from the older embedded store (qdrant-client local mode) into Qdrant

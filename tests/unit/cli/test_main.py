@@ -1,6 +1,7 @@
 import os
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -50,3 +51,31 @@ def test_replaying_every_dead_message_needs_all() -> None:
     # Refused before any broker is asked: a broker that is not there is never reached.
     result = _embedapp("dlq", "replay", EMBEDAPP_BROKER_URL="amqp://guest:guest@127.0.0.1:1//")
     assert result.returncode == 2 and "--all" in result.stderr
+
+
+def _commands(group: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command's words, through the groups (typer's own click: by duck type)."""
+    found = []
+    for name, command in group.commands.items():
+        path = (*prefix, name)
+        found += _commands(command, path) if hasattr(command, "commands") else [path]
+    return found
+
+
+def test_every_commands_help_reads_like_a_cli_in_80_columns() -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from embedapp.cli.main import app
+
+    runner = CliRunner()
+    commands = _commands(typer.main.get_command(app))
+    assert ("ingest",) in commands and ("bench", "soak") in commands
+    for command in commands:
+        result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "80"})
+        assert result.exit_code == 0, command
+        options = result.output.split("Options:")[-1]
+        for label in ("<bool>", "<str>", "<int", "<float>", "<path>", "<list["):
+            assert label not in options, (command, label, options)
+        assert "…" not in result.output, command  # nothing cut off
+        assert max(map(len, result.output.splitlines())) <= 80, command
