@@ -18,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from embedapp.store.base import Point, VectorStore, point_id
+from embedapp.store.base import Point, VectorStore
 from embedapp.store.edge import EdgeStore
+from embedapp.store.identity import point_id
 
 DIMENSION = 384
 CLUSTERS = 100

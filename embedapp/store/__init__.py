@@ -7,7 +7,8 @@ from __future__ import annotations
 import logging
 
 from embedapp.settings import Settings
-from embedapp.store.base import Point, VectorStore, point_id
+from embedapp.store.base import Point, VectorStore
+from embedapp.store.identity import point_id
 
 __all__ = ["Point", "VectorStore", "open_store", "point_id"]
 

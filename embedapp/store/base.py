@@ -7,8 +7,6 @@ reassembly, hits) is written once, here, so that both engines behave alike.
 
 from __future__ import annotations
 
-import json
-import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,9 +14,8 @@ from typing import Any
 
 from embedapp.errors import ConflictError, NotFoundError
 from embedapp.schemas import CollectionInfo, FilterValue, SearchHit, StoredChunk, StoredDocument
+from embedapp.store.identity import ID_SCHEME, point_id
 
-# Fixed forever: point ids derive from it, so changing it would duplicate every document.
-POINT_NAMESPACE = uuid.UUID("5b8e3c52-7f3a-4a7e-9d61-2c0f0c6f1e7d")
 # Points per engine call: bounds the memory of one write, not its durability.
 UPSERT_BATCH = 256
 # A document has at most this many chunks read back at once.
@@ -28,18 +25,6 @@ MAX_DOCUMENT_POINTS = 10_000
 TOMBSTONES = "~deleted"
 
 
-# How point ids are derived. 1: uuid5 of "{collection}/{doc_id}" ("…#{chunk}" for chunks),
-# under which a document `x#0` and chunk 0 of `x` were one point. 2: the key is a JSON array.
-ID_SCHEME = 2
-
-
-def point_id(collection: str, doc_id: str, chunk: int | None = None) -> str:
-    """Deterministic (a re-sent or redelivered document overwrites itself) and exact: the key
-    is a JSON array, so no two (collection, document, chunk) share an id."""
-    key = json.dumps([collection, doc_id, chunk], ensure_ascii=False)
-    return str(uuid.uuid5(POINT_NAMESPACE, key))
-
-
 @dataclass(frozen=True)
 class Point:
     """One point to write: its id, vector and payload."""
@@ -47,11 +32,6 @@ class Point:
     id: str
     vector: list[float]
     payload: dict[str, Any]
-
-
-def collection_record(model: str, dimension: int) -> dict[str, Any]:
-    """What a new collection records of itself."""
-    return {"model": model, "dimension": dimension, "id_scheme": ID_SCHEME}
 
 
 def under_exact_id(collection: str, point: Point) -> Point:

@@ -39,8 +39,8 @@ from qdrant_edge import Point as EdgePoint
 from qdrant_edge import Query as EdgeQuery
 
 from embedapp.schemas import FilterValue
-from embedapp.store import base
 from embedapp.store.base import MAX_DOCUMENT_POINTS, UPSERT_BATCH, Found, Point, VectorStore
+from embedapp.store.identity import collection_record
 from embedapp.store.indexer import IndexBuilds
 
 log = logging.getLogger(__name__)
@@ -138,7 +138,7 @@ class EdgeStore(VectorStore):
         shard = self._shards[name] = EdgeShard.create(str(folder / SHARD), config)
         shard.update(UpdateOperation.create_field_index("doc_id", PayloadSchemaType.Keyword))
         shard.flush()
-        self._write_record(name, base.collection_record(model, dimension))
+        self._write_record(name, collection_record(model, dimension))
 
     def _record(self, name: str) -> dict[str, Any]:
         return json.loads((self._folder(name) / RECORD).read_text())

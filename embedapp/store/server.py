@@ -18,8 +18,8 @@ from embedapp.store.base import (
     Found,
     Point,
     VectorStore,
-    collection_record,
 )
+from embedapp.store.identity import collection_record
 
 
 def _equal(key: str, value: str) -> models.FieldCondition:

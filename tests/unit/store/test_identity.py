@@ -9,7 +9,8 @@ import uuid
 import pytest
 
 from embedapp.store import Point, VectorStore, point_id
-from embedapp.store.base import ID_SCHEME, POINT_NAMESPACE, Held
+from embedapp.store.base import Held
+from embedapp.store.identity import ID_SCHEME, POINT_NAMESPACE
 from tests.unit.store.test_behaviour import _chunked, _point
 
 

@@ -1,0 +1,28 @@
+"""Which point a document's chunk is: ids derived exactly, forever, from what the client
+named. Shared by every engine, `store migrate`, and the ids' one-time upgrade."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+# Fixed forever: point ids derive from it, so changing it would duplicate every document.
+POINT_NAMESPACE = uuid.UUID("5b8e3c52-7f3a-4a7e-9d61-2c0f0c6f1e7d")
+
+
+# How point ids are derived. 1: uuid5 of "{collection}/{doc_id}" ("…#{chunk}" for chunks),
+# under which a document `x#0` and chunk 0 of `x` were one point. 2: the key is a JSON array.
+ID_SCHEME = 2
+
+
+def point_id(collection: str, doc_id: str, chunk: int | None = None) -> str:
+    """Deterministic (a re-sent or redelivered document overwrites itself) and exact: the key
+    is a JSON array, so no two (collection, document, chunk) share an id."""
+    key = json.dumps([collection, doc_id, chunk], ensure_ascii=False)
+    return str(uuid.uuid5(POINT_NAMESPACE, key))
+
+
+def collection_record(model: str, dimension: int) -> dict[str, Any]:
+    """What a new collection records of itself."""
+    return {"model": model, "dimension": dimension, "id_scheme": ID_SCHEME}
