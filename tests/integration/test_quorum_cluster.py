@@ -14,7 +14,7 @@ from kombu import Connection
 from rich.console import Console
 
 from embedapp.bench import soak
-from embedapp.queues import BULK_QUEUE
+from embedapp.queues import BULK_QUEUE, DEAD_LETTER_QUEUE
 from tests.cluster import Node, cluster
 from tests.integration.conftest import _serve
 
@@ -72,16 +72,27 @@ def test_ingest_survives_losing_the_leaders_node(nodes: list[Node], tmp_path: Pa
 def _dead_lettered_after(node: Node, deliveries: int) -> int:
     """Publish a message to embed.bulk (no worker consumes it now) and take it back without
     an ack until RabbitMQ dead-letters it; how many times it was delivered."""
-    with Connection(node.amqp_url) as connection:
+    confirmed = {"confirm_publish": True}  # a quorum queue holds it once the cluster agreed
+    with Connection(node.amqp_url, transport_options=confirmed) as connection:
         channel = connection.channel()
         channel.basic_publish(
             channel.prepare_message(b"{}", content_type="application/json"),
             exchange="",
             routing_key=BULK_QUEUE,
         )
-        delivered = 0
-        while delivered <= deliveries and (message := channel.basic_get(BULK_QUEUE)) is not None:
+        delivered, deadline = 0, time.monotonic() + 30
+        while delivered <= deliveries and time.monotonic() < deadline:
+            message = channel.basic_get(BULK_QUEUE)
+            if message is None:  # requeued a moment ago, or gone to the dead letters
+                if delivered and _messages(node, DEAD_LETTER_QUEUE.name):
+                    break
+                time.sleep(0.1)
+                continue
             delivered += 1
             channel.basic_reject(message.delivery_tag, requeue=True)  # a worker died on it
-            time.sleep(0.05)
         return delivered
+
+
+def _messages(node: Node, queue: str) -> int:
+    with Connection(node.amqp_url) as connection:
+        return connection.default_channel.queue_declare(queue, passive=True).message_count
