@@ -14,11 +14,11 @@ from fastapi.testclient import TestClient
 from kombu import Connection, Producer
 
 from embedapp import policies
-from embedapp.celery_app import celery_app
 from embedapp.gateway.app import create_app
 from embedapp.queues import BULK_QUEUE, INTERACTIVE_QUEUE, STORE_QUEUE, task_queues
 from embedapp.settings import Settings
 from tests.integration.conftest import Service, _vhost
+from tests.workers import store_queue_unconsumed
 
 pytestmark = pytest.mark.integration
 
@@ -111,33 +111,26 @@ def test_the_services_workers_set_the_bounds(service: Service) -> None:
 
 
 def test_ingest_is_refused_while_the_store_worker_lags(service: Service, collection: str) -> None:
-    store_worker = next(
-        name
-        for name in service.client.get("/ready").json()["checks"]["workers"]
-        if name.startswith("store@")
-    )
-    control = celery_app.control
-    control.cancel_consumer(STORE_QUEUE, destination=[store_worker], reply=True, timeout=10)
     accepted: list[str] = []
-    try:
-        with TestClient(create_app(Settings(store_queue_max_length=2))) as gateway:
-            deadline = time.monotonic() + 120
-            while True:
-                assert time.monotonic() < deadline, "the store queue never reached its bound"
-                response = gateway.post(
-                    f"/v1/collections/{collection}/documents",
-                    json={"documents": [{"id": f"d{len(accepted)}", "text": "a document"}]},
-                )
-                if response.status_code == 429:
-                    break
-                assert response.status_code == 202, response.text
-                accepted.append(response.json()["task_id"])
-                time.sleep(0.5)  # embedded meanwhile, then waiting in `store`
-            error = response.json()["error"]
-            assert "EMBEDAPP_STORE_QUEUE_MAX_LENGTH" in error["message"], error
-            assert int(response.headers["Retry-After"]) > 0
-    finally:
-        control.add_consumer(STORE_QUEUE, destination=[store_worker], reply=True, timeout=10)
+    with (
+        store_queue_unconsumed(service.client),
+        TestClient(create_app(Settings(store_queue_max_length=2))) as gateway,
+    ):
+        deadline = time.monotonic() + 120
+        while True:
+            assert time.monotonic() < deadline, "the store queue never reached its bound"
+            response = gateway.post(
+                f"/v1/collections/{collection}/documents",
+                json={"documents": [{"id": f"d{len(accepted)}", "text": "a document"}]},
+            )
+            if response.status_code == 429:
+                break
+            assert response.status_code == 202, response.text
+            accepted.append(response.json()["task_id"])
+            time.sleep(0.5)  # embedded meanwhile, then waiting in `store`
+        error = response.json()["error"]
+        assert "EMBEDAPP_STORE_QUEUE_MAX_LENGTH" in error["message"], error
+        assert int(response.headers["Retry-After"]) > 0
     assert len(accepted) >= 2
     for task_id in accepted:  # what was accepted is stored once the store catches up
         assert service.wait_for(task_id)["state"] == "stored"

@@ -7,11 +7,11 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from embedapp.celery_app import celery_app
 from embedapp.gateway.app import create_app
 from embedapp.queues import STORE_QUEUE
 from embedapp.settings import Settings
 from tests.integration.conftest import Service
+from tests.workers import store_queue_unconsumed
 
 pytestmark = pytest.mark.integration
 
@@ -41,22 +41,13 @@ def test_ready_names_the_workers(service: Service) -> None:
 
 
 def test_ready_is_503_while_a_queue_has_no_consumer(service: Service) -> None:
-    store_worker = next(
-        name
-        for name in service.client.get("/ready").json()["checks"]["workers"]
-        if name.startswith("store@")
-    )
-    control = celery_app.control
-    control.cancel_consumer(STORE_QUEUE, destination=[store_worker], reply=True, timeout=10)
-    try:
+    with store_queue_unconsumed(service.client):
         # Every worker still answers pings; nobody takes the store queue.
         deadline = time.monotonic() + 30
         while (answer := service.client.get("/ready")).status_code != 503:
             assert time.monotonic() < deadline, answer.text
             time.sleep(0.5)
         assert answer.json()["checks"]["consumers"][STORE_QUEUE] == 0
-    finally:
-        control.add_consumer(STORE_QUEUE, destination=[store_worker], reply=True, timeout=10)
     deadline = time.monotonic() + 30
     while (answer := service.client.get("/ready")).status_code != 200:
         assert time.monotonic() < deadline, answer.text
