@@ -1,34 +1,40 @@
 """Feed a file of documents to the gateway: batched, bounded in flight, resumable.
 
-Progress is kept in a checkpoint file: a batch is marked done once its job is stored, and a
-re-run skips done batches without sending them. Batches that were in flight when a run
-was interrupted are sent again; the service finds them unchanged (content hashes), so they
-are not embedded twice.
+Progress is kept in a checkpoint file: the batches whose jobs are stored, and the jobs in
+flight. A re-run skips stored batches without sending them and follows the jobs an earlier
+run left in flight instead of sending their batches again, so nothing is embedded twice;
+a batch is sent again only if its job failed or the service no longer knows it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
-from pathlib import Path
 from typing import Any
 
 import httpx
 
+from embedapp.cli.checkpoint import Checkpoint
 from embedapp.cli.records import Record, Rejected
 
 # Transient trouble (503, a gateway restarting) is retried with backoff this many times.
 MAX_ATTEMPTS = 8
 POLL_S = 0.5
+REACH_TIMEOUT_S = 5.0
 
 
-class GatewayUnreachable(Exception):
-    """The gateway did not answer through every retry: stop, and resume later."""
+class Stopped(Exception):
+    """The run cannot go on; what was stored stays stored, and a re-run resumes."""
+
+
+class GatewayUnreachable(Stopped):
+    """The gateway did not answer (or answered as no embedapp gateway would)."""
+
+
+class Refused(Stopped):
+    """The gateway refused the key: every batch would fail the same way."""
 
 
 @dataclass
@@ -36,12 +42,17 @@ class Tally:
     """What a run did, in documents."""
 
     submitted: int = 0
-    stored: int = 0
+    stored: int = 0  # by this run's jobs, and by jobs an earlier run left in flight
     failed: int = 0
-    skipped: int = 0  # in batches a previous run stored
+    done_before: int = 0  # in batches an earlier run stored: not sent again
     embedded: int = 0
-    unchanged: int = 0
+    unchanged: int = 0  # same id and text as stored: not embedded again
+    in_flight_done: int = 0  # embedded so far by the jobs in flight (for the bar)
     errors: list[str] = field(default_factory=list)
+
+    @property
+    def finished(self) -> int:
+        return self.stored + self.failed + self.done_before
 
     def fail(self, count: int, message: str) -> None:
         self.failed += count
@@ -67,35 +78,33 @@ def batches(items: Iterable[Record | Rejected], size: int) -> Iterator[Batch]:
         yield Batch(index, chunk)
 
 
-class Checkpoint:
-    """Which batches of one file, collection and batch size are stored."""
+@dataclass
+class InFlight:
+    """A job the gateway accepted, and how far it got."""
 
-    def __init__(self, directory: Path, source: Path, *, key: dict[str, Any]) -> None:
-        stat = source.stat()
-        # A changed file starts over (the service's dedup still skips what it holds).
-        self.identity = {
-            **key,
-            "source": str(source.resolve()),
-            "size": stat.st_size,
-            "mtime_ns": stat.st_mtime_ns,
-        }
-        digest = hashlib.sha256(json.dumps(self.identity, sort_keys=True).encode()).hexdigest()
-        self.path = directory / f"{digest[:24]}.json"
-        self.done: set[int] = set()
-        if self.path.exists():
-            saved = json.loads(self.path.read_text())
-            if saved.get("identity") == self.identity:
-                self.done = set(saved["done"])
+    batch: Batch
+    documents: list[dict[str, Any]]
+    adopted: bool = False  # sent by an earlier run
+    done: int = 0
 
-    def mark(self, index: int) -> None:
-        self.done.add(index)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_suffix(".tmp")
-        temporary.write_text(json.dumps({"identity": self.identity, "done": sorted(self.done)}))
-        os.replace(temporary, self.path)  # never a half-written checkpoint
+    @property
+    def sent(self) -> int:
+        return len(self.documents)
 
-    def remove(self) -> None:
-        self.path.unlink(missing_ok=True)
+
+def reach(client: httpx.Client) -> None:
+    """Raise GatewayUnreachable, saying which URL and why, unless the gateway answers."""
+    where = f"the gateway at {client.base_url}"
+    try:
+        response = client.get("/health", timeout=REACH_TIMEOUT_S)
+    except httpx.TimeoutException as exc:
+        raise GatewayUnreachable(f"{where} did not answer within {REACH_TIMEOUT_S:g} s") from exc
+    except httpx.TransportError as exc:
+        raise GatewayUnreachable(f"cannot reach {where}: {exc or type(exc).__name__}") from exc
+    if response.status_code != 200:
+        raise GatewayUnreachable(
+            f"{where} answered GET /health with {response.status_code}: is it embedapp?"
+        )
 
 
 class Ingest:
@@ -108,38 +117,51 @@ class Ingest:
         checkpoint: Checkpoint,
         *,
         window: int = 4,
+        chunking: dict[str, int] | None = None,
         on_change: Callable[[Tally], None] = lambda _: None,
+        notify: Callable[[str], None] = lambda _: None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.client = client
         self.collection = collection
         self.checkpoint = checkpoint
         self.window = window
+        self.chunking = chunking
         self.on_change = on_change
+        self.notify = notify
         self.sleep = sleep
         self.tally = Tally()
-        self.pending: dict[str, tuple[Batch, int]] = {}  # task id: batch, documents sent
+        self.pending: dict[str, InFlight] = {}  # by job id
+        self.adopted = {index: task for task, index in checkpoint.pending.items()}
 
     def run(self, batches: Iterable[Batch]) -> Tally:
         for batch in batches:
             if batch.index in self.checkpoint.done:
-                self.tally.skipped += len(batch.records)
+                self.tally.done_before += len(batch.records)
                 self.on_change(self.tally)
                 continue
-            while len(self.pending) >= self.window:
-                self._follow()
-            self._submit(batch)
+            documents = self._documents(batch)
+            if not documents:
+                self.checkpoint.mark(batch.index)
+            elif batch.index in self.adopted:  # an earlier run's job: follow it, not resend
+                task_id = self.adopted.pop(batch.index)
+                self.pending[task_id] = InFlight(batch, documents, adopted=True)
+            else:
+                while len(self.pending) >= self.window:
+                    self._follow()
+                self._submit(batch, documents)
         while self.pending:
             self._follow()
         return self.tally
 
-    def _submit(self, batch: Batch) -> None:
-        documents, seen = [], {}
+    def _documents(self, batch: Batch) -> list[dict[str, Any]]:
+        documents: list[dict[str, Any]] = []
+        seen: dict[str, int] = {}
         for record in batch.records:
             if isinstance(record, Rejected):
-                self.tally.fail(1, f"line {record.line}: {record.reason}")
+                self._fail(1, f"line {record.line}: {record.reason}")
             elif record.id in seen:
-                self.tally.fail(
+                self._fail(
                     1, f"line {record.line}: id {record.id!r} repeats line {seen[record.id]}"
                 )
             else:
@@ -147,62 +169,97 @@ class Ingest:
                 documents.append(
                     {"id": record.id, "text": record.text, "metadata": record.metadata}
                 )
-        if not documents:
-            self.checkpoint.mark(batch.index)
-            return
-        response = self._post({"documents": documents})
+        return documents
+
+    def _fail(self, count: int, message: str) -> None:
+        self.tally.fail(count, message)
+        self.notify(f"failed: {message}")
+
+    def _submit(self, batch: Batch, documents: list[dict[str, Any]]) -> None:
+        body: dict[str, Any] = {"documents": documents}
+        if self.chunking:
+            body["chunking"] = self.chunking
+        response = self._post(body)
         if response is None:  # every later batch would wait out the same retries
             raise GatewayUnreachable(f"the gateway at {self.client.base_url} does not answer")
+        if response.status_code in (401, 403):
+            raise Refused(f"the gateway refused the key: {_reason(response)}")
         if response.status_code != 202:
-            self.tally.fail(len(documents), f"{batch.where}: {_reason(response)}")
+            self._fail(len(documents), f"{batch.where}: {_reason(response)}")
         else:
-            self.pending[response.json()["task_id"]] = (batch, len(documents))
+            task_id = response.json()["task_id"]
+            self.pending[task_id] = InFlight(batch, documents)
+            self.checkpoint.sent(batch.index, task_id)
             self.tally.submitted += len(documents)
         self.on_change(self.tally)
 
     def _post(self, body: dict[str, Any]) -> httpx.Response | None:
         """POST a batch; wait out 429s (as told by Retry-After) and retry transient trouble."""
         url = f"/v1/collections/{self.collection}/documents"
-        attempt = 0
+        attempt, waiting = 0, False
         while True:
             try:
                 response = self.client.post(url, json=body)
             except httpx.TransportError:
                 response = None
             if response is not None and response.status_code == 429:
+                if not waiting:
+                    waiting = True
+                    self.notify("the service is busy (429): waiting as long as it asks")
                 self.sleep(float(response.headers.get("Retry-After", "1")))
                 continue  # the queue is full, not broken: wait as long as it takes
             transient = response is None or response.status_code in (502, 503, 504)
             attempt += 1
             if not transient or attempt >= MAX_ATTEMPTS:
                 return response
-            self.sleep(min(30.0, 0.5 * 2**attempt))
+            pause = min(30.0, 0.5 * 2**attempt)
+            why = "no answer" if response is None else _reason(response)
+            self.notify(f"the gateway: {why}; trying again in {pause:g} s")
+            self.sleep(pause)
 
     def _follow(self) -> None:
         """Poll the jobs in flight; account for the finished ones."""
         finished = 0
-        for task_id, (batch, sent) in list(self.pending.items()):
+        for task_id, job in list(self.pending.items()):
             try:
                 response = self.client.get(f"/v1/tasks/{task_id}")
             except httpx.TransportError:
                 continue
+            if response.status_code == 404:  # expired, or the result backend lost it
+                finished += 1
+                self._resend(task_id, job, "the service no longer knows it")
+                continue
             if response.status_code != 200:
                 continue  # Redis away (503): ask again later; the job goes on regardless
             status = response.json()
+            job.done = status.get("done") or 0
             if status["state"] not in ("stored", "failed"):
                 continue
-            del self.pending[task_id]
             finished += 1
-            if status["state"] == "failed":
-                self.tally.fail(sent, f"{batch.where}: job {task_id} failed: {status['error']}")
+            if status["state"] == "failed" and job.adopted:  # a re-run retries failed batches
+                self._resend(task_id, job, f"failed: {status['error']}")
                 continue
-            self.tally.stored += sent  # embedded now, or found unchanged: held either way
+            if status["state"] == "failed":
+                del self.pending[task_id]
+                self.checkpoint.drop(task_id)
+                self._fail(job.sent, f"{job.batch.where}: job {task_id} failed: {status['error']}")
+                continue
+            del self.pending[task_id]
+            self.tally.stored += job.sent  # embedded now, or found unchanged: held either way
             self.tally.embedded += status.get("embedded") or 0
             self.tally.unchanged += status.get("unchanged") or 0
-            self.checkpoint.mark(batch.index)
+            self.checkpoint.add_truncated(status.get("truncated") or [])
+            self.checkpoint.mark(job.batch.index, task_id)
+        self.tally.in_flight_done = sum(job.done for job in self.pending.values())
         self.on_change(self.tally)
         if not finished:
             self.sleep(POLL_S)
+
+    def _resend(self, task_id: str, job: InFlight, why: str) -> None:
+        del self.pending[task_id]
+        self.checkpoint.drop(task_id)
+        self.notify(f"{job.batch.where}: job {task_id}: {why}; sending the batch again")
+        self._submit(job.batch, job.documents)
 
 
 def _reason(response: httpx.Response) -> str:

@@ -3,35 +3,18 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
 import httpx
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
 
 from embedapp.cli import records
-from embedapp.cli.bulk_ingest import Checkpoint, GatewayUnreachable, Ingest, Tally, batches
+from embedapp.cli.bulk_ingest import Ingest, Stopped, Tally, batches, reach
+from embedapp.cli.checkpoint import Checkpoint
+from embedapp.cli.ingest_view import progress_bar, summary
 from embedapp.cli.support import console, load_settings
 from embedapp.settings import get_settings
-
-
-class RateColumn(ProgressColumn):
-    """Documents finished per second."""
-
-    def render(self, task: Task) -> Text:
-        return Text(f"{task.speed or 0:,.0f} docs/s", style="progress.data.speed")
 
 
 def _count_lines(path: Path) -> int:
@@ -48,14 +31,6 @@ def _gateway_url() -> str:
     settings = get_settings()
     host = "127.0.0.1" if settings.gateway_host in ("0.0.0.0", "::") else settings.gateway_host
     return f"http://{host}:{settings.gateway_port}"
-
-
-def _summary(tally: Tally, *, head: str) -> str:
-    return (
-        f"{head}: {tally.stored:,} stored ({tally.embedded:,} embedded, {tally.unchanged:,} "
-        f"already held), {tally.skipped:,} skipped (stored by an earlier run), "
-        f"{tally.failed:,} failed"
-    )
 
 
 def ingest(
@@ -93,6 +68,19 @@ def ingest(
     url: Annotated[
         str | None, typer.Option(help="The gateway (default: from settings).", metavar="URL")
     ] = None,
+    chunk_size: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Split texts longer than the model's window into chunks of N tokens "
+            "(default: cut them to the window, and list their ids).",
+            metavar="N",
+        ),
+    ] = None,
+    chunk_overlap: Annotated[
+        int,
+        typer.Option(min=0, help="Tokens each chunk shares with the one before.", metavar="N"),
+    ] = 0,
     restart: Annotated[bool, typer.Option(help="Ignore what an earlier run stored.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
@@ -101,6 +89,10 @@ def ingest(
     # From the environment only: a key on the command line is visible to every user of `ps`.
     secret = settings.api_key or (settings.api_keys[0] if settings.api_keys else None)
     key = secret.get_secret_value() if secret else None
+    chunking = None if chunk_size is None else {"size": chunk_size, "overlap": chunk_overlap}
+    if chunking and chunk_overlap >= chunk_size:
+        raise typer.BadParameter("must be smaller than --chunk-size", param_hint="--chunk-overlap")
+    resolved = records.resolve(file, fmt)
     checkpoint = Checkpoint(
         settings.data_dir / "ingest",
         file,
@@ -108,66 +100,86 @@ def ingest(
             "collection": collection,
             "id_field": id_field,
             "text_field": text_field,
-            "format": records.resolve(file, fmt),
+            "format": resolved,
             "batch_size": batch_size,
+            "chunking": chunking,
         },
     )
     if restart:
-        checkpoint.done.clear()
-    total = _count_lines(file) - (records.resolve(file, fmt) is records.Format.csv)
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("submitted {task.fields[submitted]:,}  stored {task.fields[stored]:,}"),
-        TextColumn("[red]failed {task.fields[failed]:,}"),
-        RateColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
+        checkpoint.clear()
+    total = _count_lines(file) - (resolved is records.Format.csv)
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     interrupted = stopped = False
     with (
         httpx.Client(base_url=url or _gateway_url(), headers=headers, timeout=60) as client,
-        Progress(*columns, console=console) as progress,
+        progress_bar(console) as progress,
     ):
-        bar = progress.add_task(collection, total=total, submitted=0, stored=0, failed=0)
+        bar = progress.add_task(collection, total=total)
 
         def show(tally: Tally) -> None:
-            progress.update(
-                bar,
-                completed=tally.stored + tally.failed + tally.skipped,
-                submitted=tally.submitted,
-                stored=tally.stored,
-                failed=tally.failed,
-            )
+            progress.update(bar, completed=tally.finished + tally.in_flight_done)
 
-        run = Ingest(client, collection, checkpoint, window=in_flight, on_change=show)
+        run = Ingest(
+            client,
+            collection,
+            checkpoint,
+            window=in_flight,
+            chunking=chunking,
+            on_change=show,
+            notify=progress.console.print,
+        )
         try:
+            reach(client)
             items = records.read(file, fmt, id_field=id_field, text_field=text_field)
             tally = run.run(batches(items, batch_size))
         except ValueError as exc:  # a CSV without the named columns
-            console.print(f"[red]error:[/] {exc}")
+            progress.stop()
+            console.print(f"[red]error:[/] {exc}", soft_wrap=True)
             raise typer.Exit(code=2) from exc
-        except GatewayUnreachable as exc:
+        except Stopped as exc:
             stopped, tally = True, run.tally
-            tally.errors.append(f"{exc}: stopped; run the same command again to resume")
+            progress.console.print(f"[red]error:[/] {exc}", soft_wrap=True)
         except KeyboardInterrupt:
             interrupted, tally = True, run.tally
-    for message in tally.errors[:20]:
-        console.print(f"[red]failed:[/] {message}")
-    if len(tally.errors) > 20:
-        console.print(f"[red]… and {len(tally.errors) - 20} more failures")
+    truncated = checkpoint.truncated_ids()
     head = "interrupted" if interrupted else "stopped" if stopped else "done"
-    console.print(_summary(tally, head=head), soft_wrap=True)
+    listed = checkpoint.truncated_path if truncated else None
+    console.print(
+        summary(
+            tally,
+            head=head,
+            collection=collection,
+            truncated=len(truncated),
+            truncated_list=listed,
+        ),
+        soft_wrap=True,
+    )
     if as_json:
-        print(json.dumps({**asdict(tally), "interrupted": interrupted}))
+        print(
+            json.dumps(
+                {
+                    "collection": collection,
+                    "stored": tally.stored,
+                    "embedded": tally.embedded,
+                    "unchanged": tally.unchanged,
+                    "done_before": tally.done_before,
+                    "failed": tally.failed,
+                    "truncated": len(truncated),
+                    "truncated_ids": str(listed) if listed else None,
+                    "errors": tally.errors,
+                    "interrupted": interrupted,
+                    "stopped": stopped,
+                }
+            )
+        )
     if interrupted:
         console.print(
-            f"{len(run.pending)} jobs in flight will still be stored; "
-            "run the same command again to resume."
+            f"{len(run.pending)} jobs in flight will still be stored; run the same command "
+            "again to resume (it follows them instead of sending them again)."
         )
         raise typer.Exit(code=130)
+    if stopped:
+        console.print("Run the same command again to resume.")
     if tally.failed or stopped:
         raise typer.Exit(code=1)
     checkpoint.remove()
