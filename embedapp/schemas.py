@@ -5,21 +5,18 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
     StrictInt,
     StrictStr,
-    StringConstraints,
     model_validator,
 )
 
-from embedapp.inputs import DocId, Metadata, Text, clean_text, int64
+from embedapp.filters import Filter, check_bounds, from_request
+from embedapp.inputs import DocId, Metadata, Text
 from embedapp.messages import Chunk, Chunking
-
-# Bounds that do not depend on settings: a filter's conditions and the values of one.
-MAX_FILTER_CONDITIONS = 32
-MAX_FILTER_VALUES = 1024
 
 
 class Document(BaseModel):
@@ -115,21 +112,7 @@ class CollectionList(BaseModel):
     collections: list[CollectionInfo]
 
 
-# Qdrant matches keywords, integers and booleans; a list matches any of its values, which
-# must all be of one kind.
-FilterText = Annotated[StrictStr, AfterValidator(clean_text)]
-FilterInt = Annotated[StrictInt, AfterValidator(int64)]
-FilterValue = (
-    FilterText
-    | FilterInt
-    | StrictBool
-    | Annotated[list[FilterText], Field(min_length=1, max_length=MAX_FILTER_VALUES)]
-    | Annotated[list[FilterInt], Field(min_length=1, max_length=MAX_FILTER_VALUES)]
-)
-
-
-# A metadata field, or a nested one as `a.b`.
-FilterField = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")]
+ShorthandFilter = dict[str, StrictStr | StrictInt | StrictBool | list[StrictStr] | list[StrictInt]]
 
 
 class SearchRequest(BaseModel):
@@ -139,10 +122,18 @@ class SearchRequest(BaseModel):
 
     query: Text
     top_k: int = Field(10, ge=1, le=1000)
-    filter: dict[FilterField, FilterValue] = Field(
-        default_factory=dict,
-        max_length=MAX_FILTER_CONDITIONS,
-        description="Metadata field → value (equal) or list of values (any of them).",
+    filter: Annotated[
+        Filter,
+        BeforeValidator(from_request, json_schema_input_type=Filter | ShorthandFilter),
+        AfterValidator(check_bounds),
+    ] = Field(
+        default_factory=Filter,
+        description="Qdrant's filter form on metadata fields (must, should, must_not; match, "
+        "range on numbers and dates, is_empty, is_null), or the shorthand {field: value or "
+        "[values]}: equal to the value, or to any of the values.",
+    )
+    score_threshold: float | None = Field(
+        None, ge=-1, le=1, description="Only hits at least this similar (cosine, -1 to 1)."
     )
     with_text: bool = True
 

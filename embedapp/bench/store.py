@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from embedapp import filters
 from embedapp.store.base import Point, VectorStore
 from embedapp.store.edge import EdgeStore
 from embedapp.store.identity import point_id
@@ -131,8 +132,8 @@ def measure(engine: str, points: int, folder: Path) -> dict[str, Any]:
     result["write_points_per_s"] = round(points / writing)
 
     def search(query: np.ndarray, group: str | None = None) -> list[str]:
-        conditions: dict[str, Any] = {"group": group} if group else {}
-        hits = store.search(COLLECTION, query, top_k=10, conditions=conditions, with_text=False)
+        where = filters.parse({"group": group} if group else {})
+        hits = store.search(COLLECTION, query, top_k=10, where=where, with_text=False)
         return [hit.id for hit in hits]
 
     def filtered(query: np.ndarray) -> list[str]:

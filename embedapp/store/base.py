@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from embedapp.errors import ConflictError, NotFoundError
-from embedapp.schemas import CollectionInfo, FilterValue, SearchHit, StoredChunk, StoredDocument
+from embedapp.filters import Filter
+from embedapp.schemas import CollectionInfo, SearchHit, StoredChunk, StoredDocument
 from embedapp.store.identity import ID_SCHEME, point_id
 
 # Points per engine call: bounds the memory of one write, not its durability.
@@ -129,9 +130,16 @@ class VectorStore(ABC):
 
     @abstractmethod
     def nearest(
-        self, name: str, vector: Sequence[float], *, top_k: int, conditions: dict[str, FilterValue]
+        self,
+        name: str,
+        vector: Sequence[float],
+        *,
+        top_k: int,
+        where: Filter,
+        score_threshold: float | None,
     ) -> list[Found]:
-        """The top_k points nearest to the vector among those matching the conditions."""
+        """The top_k points nearest to the vector among those the filter keeps, none scoring
+        below the threshold."""
 
     @abstractmethod
     def close(self) -> None:
@@ -259,7 +267,8 @@ class VectorStore(ABC):
         vector: Sequence[float],
         *,
         top_k: int,
-        conditions: dict[str, FilterValue],
+        where: Filter | None = None,
+        score_threshold: float | None = None,
         with_text: bool,
     ) -> list[SearchHit]:
         """The nearest documents' points, best first."""
@@ -273,7 +282,9 @@ class VectorStore(ABC):
                 metadata=p.get("metadata", {}),
                 chunk=p.get("chunk"),
             )
-            for found in self.nearest(name, vector, top_k=top_k, conditions=conditions)
+            for found in self.nearest(
+                name, vector, top_k=top_k, where=where or Filter(), score_threshold=score_threshold
+            )
             for p in [found.payload]
         ]
 

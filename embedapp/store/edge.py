@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from qdrant_edge import (
     CountRequest,
     Distance,
@@ -27,10 +28,14 @@ from qdrant_edge import (
     EdgeVectorParams,
     FieldCondition,
     Filter,
+    IsEmptyCondition,
+    IsNullCondition,
     MatchAny,
+    MatchExcept,
     MatchValue,
     PayloadSchemaType,
     QueryRequest,
+    RangeDateTime,
     RangeFloat,
     ScrollRequest,
     UpdateOperation,
@@ -38,7 +43,7 @@ from qdrant_edge import (
 from qdrant_edge import Point as EdgePoint
 from qdrant_edge import Query as EdgeQuery
 
-from embedapp.schemas import FilterValue
+from embedapp import filters
 from embedapp.store.base import MAX_DOCUMENT_POINTS, UPSERT_BATCH, Found, Point, VectorStore
 from embedapp.store.identity import collection_record
 from embedapp.store.indexer import IndexBuilds
@@ -47,15 +52,35 @@ log = logging.getLogger(__name__)
 
 RECORD = "collection.json"
 SHARD = "shard"
-# A metadata filter's field gets a payload index of its value's kind on first use.
+# A metadata filter's field gets a payload index of its first condition's kind on first use.
 INDEX_KIND = {
-    str: PayloadSchemaType.Keyword,
-    int: PayloadSchemaType.Integer,
-    bool: PayloadSchemaType.Bool,
+    "keyword": PayloadSchemaType.Keyword,
+    "integer": PayloadSchemaType.Integer,
+    "bool": PayloadSchemaType.Bool,
+    "float": PayloadSchemaType.Float,
+    "datetime": PayloadSchemaType.Datetime,
 }
+KIT = filters.Kit(
+    filter=lambda must, should, must_not: Filter(
+        must=must or None, should=should or None, must_not=must_not or None
+    ),
+    value=lambda key, value: FieldCondition(key, match=_value(value)),
+    any=lambda key, values: FieldCondition(key, match=MatchAny(values)),
+    except_=lambda key, values: FieldCondition(key, match=MatchExcept(values)),
+    range=lambda key, bounds: FieldCondition(key, range=RangeFloat(**bounds)),
+    dates=lambda key, bounds: FieldCondition(key, range=RangeDateTime(**bounds)),
+    is_empty=IsEmptyCondition,
+    is_null=IsNullCondition,
+)
 
 
-def _match(key: str, value: FilterValue) -> FieldCondition:
+def _value(value: str | int | bool) -> MatchValue:
+    # qdrant-edge 0.9.0 reads a Python bool as an integer (bool is an int) and then never
+    # matches a boolean payload; numpy's bool_ is no int, so it is read as a boolean.
+    return MatchValue(np.bool_(value) if isinstance(value, bool) else value)
+
+
+def _match(key: str, value: str | list[str]) -> FieldCondition:
     match = MatchAny(value) if isinstance(value, list) else MatchValue(value)
     return FieldCondition(key=key, match=match)
 
@@ -71,11 +96,6 @@ def _older(doc_id: str, version: int) -> Filter:
 
 def _doc_filter(doc_id: str) -> Filter:
     return Filter(must=[_match("doc_id", doc_id)])
-
-
-def _kind(value: FilterValue) -> PayloadSchemaType:
-    first = value[0] if isinstance(value, list) else value
-    return INDEX_KIND[type(first)]
 
 
 class EdgeStore(VectorStore):
@@ -232,30 +252,35 @@ class EdgeStore(VectorStore):
         shutil.rmtree(folder, ignore_errors=True)
 
     def nearest(
-        self, name: str, vector: Sequence[float], *, top_k: int, conditions: dict[str, FilterValue]
+        self,
+        name: str,
+        vector: Sequence[float],
+        *,
+        top_k: int,
+        where: filters.Filter,
+        score_threshold: float | None,
     ) -> list[Found]:
         shard = self._shard(name)
-        self._index_fields(name, shard, conditions)
+        self._index_fields(name, shard, where)
         request = QueryRequest(
             limit=top_k,
             query=EdgeQuery.Nearest(list(vector)),
-            filter=Filter(must=[_match(f"metadata.{f}", v) for f, v in conditions.items()])
-            if conditions
-            else None,
+            filter=where.build(KIT),
+            score_threshold=score_threshold,
             with_payload=True,
         )
         return [Found(payload=p.payload or {}, score=p.score) for p in shard.query(request)]
 
-    def _index_fields(
-        self, name: str, shard: EdgeShard, conditions: dict[str, FilterValue]
-    ) -> None:
+    def _index_fields(self, name: str, shard: EdgeShard, where: filters.Filter) -> None:
         """A payload index for each metadata field the first time a search filters on it."""
         indexed = shard.info().payload_schema
         missing = {
-            f"metadata.{f}": v for f, v in conditions.items() if f"metadata.{f}" not in indexed
+            f"metadata.{f}": kind
+            for f, kind in where.indexed_fields().items()
+            if f"metadata.{f}" not in indexed
         }
-        for key, value in missing.items():
-            self._update(name, UpdateOperation.create_field_index(key, _kind(value)))
+        for key, kind in missing.items():
+            self._update(name, UpdateOperation.create_field_index(key, INDEX_KIND[kind]))
         if missing:
             log.info("payload index on %s of collection %r", ", ".join(missing), name)
             shard.flush()

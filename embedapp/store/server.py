@@ -11,7 +11,7 @@ from typing import Any
 
 from qdrant_client import QdrantClient, models
 
-from embedapp.schemas import FilterValue
+from embedapp import filters
 from embedapp.store.base import (
     MAX_DOCUMENT_POINTS,
     UPSERT_BATCH,
@@ -39,20 +39,20 @@ def _doc_filter(doc_id: str) -> models.Filter:
     return models.Filter(must=[_equal("doc_id", doc_id)])
 
 
-def metadata_filter(conditions: dict[str, FilterValue]) -> models.Filter | None:
-    """Each metadata field equal to a value, or to any of a list of values."""
-    if not conditions:
-        return None
-    must: list[Any] = [
-        models.FieldCondition(
-            key=f"metadata.{field}",
-            match=models.MatchAny(any=value)
-            if isinstance(value, list)
-            else models.MatchValue(value=value),
-        )
-        for field, value in conditions.items()
-    ]
-    return models.Filter(must=must)
+KIT = filters.Kit(
+    filter=lambda must, should, must_not: models.Filter(
+        must=must or None, should=should or None, must_not=must_not or None
+    ),
+    value=lambda key, value: models.FieldCondition(key=key, match=models.MatchValue(value=value)),
+    any=lambda key, values: models.FieldCondition(key=key, match=models.MatchAny(any=values)),
+    except_=lambda key, values: models.FieldCondition(
+        key=key, match=models.MatchExcept(**{"except": values})
+    ),
+    range=lambda key, bounds: models.FieldCondition(key=key, range=models.Range(**bounds)),
+    dates=lambda key, bounds: models.FieldCondition(key=key, range=models.DatetimeRange(**bounds)),
+    is_empty=lambda key: models.IsEmptyCondition(is_empty=models.PayloadField(key=key)),
+    is_null=lambda key: models.IsNullCondition(is_null=models.PayloadField(key=key)),
+)
 
 
 class ServerStore(VectorStore):
@@ -173,13 +173,20 @@ class ServerStore(VectorStore):
         self.client.delete_collection(name)
 
     def nearest(
-        self, name: str, vector: Sequence[float], *, top_k: int, conditions: dict[str, FilterValue]
+        self,
+        name: str,
+        vector: Sequence[float],
+        *,
+        top_k: int,
+        where: filters.Filter,
+        score_threshold: float | None,
     ) -> list[Found]:
         found = self.client.query_points(
             name,
             query=list(vector),
             limit=top_k,
-            query_filter=metadata_filter(conditions),
+            query_filter=where.build(KIT),
+            score_threshold=score_threshold,
             with_payload=True,
         ).points
         return [Found(payload=p.payload or {}, score=p.score) for p in found]

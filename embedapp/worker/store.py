@@ -8,7 +8,7 @@ from typing import Any
 from celery import signals
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
-from embedapp import queues
+from embedapp import filters, queues
 from embedapp.celery_app import celery_app
 from embedapp.errors import EmbedappError
 from embedapp.messages import (
@@ -206,6 +206,7 @@ def search(
     top_k: int,
     conditions: dict[str, Any],
     with_text: bool,
+    score_threshold: float | None = None,
 ) -> dict[str, Any]:
     """The nearest documents to a query the gateway had embedded (micro-batched)."""
     embedded = EmbeddedTexts.model_validate(query)
@@ -215,7 +216,8 @@ def search(
         collection,
         decode_vector(embedded.vectors_b64[0]),
         top_k=top_k,
-        conditions=conditions,
+        where=filters.parse(conditions),
+        score_threshold=score_threshold,
         with_text=with_text,
     )
     return {"model": embedded.model, "hits": [h.model_dump(exclude_none=True) for h in hits]}

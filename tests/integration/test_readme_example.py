@@ -32,3 +32,29 @@ def test_the_curl_example_is_accepted_and_stored_and_the_search_example_finds_it
     found = _paste(service, "search-example")
     assert [hit["id"] for hit in found["hits"]] == ["1"]  # the one document with lang "en"
     assert found["hits"][0]["text"] == "Qdrant stores vectors."
+
+
+def test_the_filter_example_keeps_what_its_conditions_say(service: Service) -> None:
+    def note(i: int, **metadata: Any) -> dict[str, Any]:
+        return {
+            "id": f"f{i}",
+            "text": f"Vectors are kept in Qdrant, note {i}.",
+            "metadata": metadata,
+        }
+
+    kept = {"lang": "de", "year": 2021, "published": "2024-03-01", "author": "Ann"}
+    accepted = service.ingest(
+        "notes",
+        [
+            note(1, **kept),
+            note(2, **{**kept, "lang": "fr"}),  # not en or de
+            note(3, **{**kept, "year": 2019}),  # too old
+            note(4, **{**kept, "published": "2023-12-31T23:00:00Z"}),  # published too early
+            note(5, **{**kept, "draft": True}),  # a draft
+            note(6, **{k: v for k, v in kept.items() if k != "author"}),  # no author
+            note(7, **{**kept, "author": "Bo", "draft": False}),
+        ],
+    )
+    assert service.wait_for(accepted["task_id"])["state"] == "stored"
+    found = _paste(service, "filter-example")
+    assert sorted(hit["id"] for hit in found["hits"]) == ["f1", "f7"]

@@ -70,6 +70,22 @@ def test_ingest_dedup_chunks_search_filters_deletes_and_models(
     assert hits[0]["id"] == "cat" and hits[0]["score"] > hits[1]["score"]
     assert [h["id"] for h in search(query="kitten", filter={"topic": "stock"})] == ["stock"]
     assert {h["id"] for h in search(query="kitten", filter={"n": [1, 2]})} == {"stock", "rain"}
+    # Qdrant's form: ranges, negation, "field exists"; and a score threshold.
+    ranged = {"must": [{"key": "n", "range": {"gte": 1}}],
+              "must_not": [{"key": "topic", "match": {"value": "rain"}}]}  # fmt: skip
+    assert [h["id"] for h in search(query="kitten", filter=ranged)] == ["stock"]
+    exists = {"must_not": [{"is_empty": {"key": "topic"}}]}
+    assert {h["id"] for h in search(query="kitten", filter=exists)} == set(TEXTS)
+    close = search(query="a kitten napping in the sun", score_threshold=hits[1]["score"] + 1e-4)
+    assert [h["id"] for h in close] == ["cat"]
+    refused = client.post(
+        f"/v1/collections/{collection}/search",
+        json={"query": "kitten", "filter": {"topic": {"$ne": "rain"}}},
+    )
+    assert refused.status_code == 422
+    assert refused.json()["error"]["message"].startswith(
+        "filter: field 'topic': the shorthand takes a value or a list of values"
+    )
 
     deleted = client.delete(f"/v1/collections/{collection}/documents/long")
     assert deleted.status_code == 202

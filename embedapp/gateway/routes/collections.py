@@ -63,7 +63,8 @@ async def search(
             collection,
             argsrepr=f"(query vector, {collection!r})",
             top_k=body.top_k,
-            conditions=body.filter,
+            conditions=body.filter.model_dump(mode="json", by_alias=True, exclude_defaults=True),
+            score_threshold=body.score_threshold,
             with_text=body.with_text,
         )
     )

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from embedapp.errors import ConflictError, NotFoundError
+from embedapp.filters import parse
 from embedapp.store import Point, VectorStore, open_store, point_id
 from embedapp.store.base import Held
 from tests.unit.store.conftest import ENGINES, settings
@@ -128,12 +129,12 @@ def test_search_ranks_by_cosine_and_filters_on_metadata(store: VectorStore) -> N
             _point("z", [0, 1, 0], lang="en", n=3),
         ],
     )
-    hits = store.search("c", [1, 0, 0], top_k=3, conditions={}, with_text=True)
+    hits = store.search("c", [1, 0, 0], top_k=3, where=None, with_text=True)
     assert [h.id for h in hits] == ["x", "y", "z"]
     assert hits[0].score == pytest.approx(1.0)
-    english = store.search("c", [1, 0, 0], top_k=3, conditions={"lang": "en"}, with_text=False)
+    english = store.search("c", [1, 0, 0], top_k=3, where=parse({"lang": "en"}), with_text=False)
     assert [h.id for h in english] == ["x", "z"] and english[0].text is None
-    some = store.search("c", [1, 0, 0], top_k=3, conditions={"n": [2, 3]}, with_text=True)
+    some = store.search("c", [1, 0, 0], top_k=3, where=parse({"n": [2, 3]}), with_text=True)
     assert [h.id for h in some] == ["y", "z"]
 
 
@@ -167,3 +168,13 @@ def test_what_was_written_is_there_after_reopening(tmp_path: Path, engine: str) 
     assert again.get_document("c", "a").text == "kept"
     assert again.stored_versions("c", ["a"]) == {"a": Held("h-kept", 0)}
     again.close()
+
+
+def test_set_version_stamps_several_documents_and_leaves_newer_ones(store: VectorStore) -> None:
+    points = [_point("x", [1, 0, 0]), _point("y", [0, 1, 0]), _point("z", [0, 0, 1])]
+    for point, version in zip(points, (5, 5, 9), strict=True):
+        point.payload["version"] = version  # as the store worker writes them
+        store.upsert("c", [point], version=version)
+    store.set_version("c", ["x", "y", "z"], 7)
+    held = store.stored_versions("c", ["x", "y", "z"])
+    assert {d: h.version for d, h in held.items()} == {"x": 7, "y": 7, "z": 9}

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from embedapp.filters import parse
 from embedapp.store import Point, point_id
 from embedapp.store.edge import RECORD, SHARD, EdgeStore
 from embedapp.store.indexer import BUILDING, OLD, IndexBuilds
@@ -46,7 +47,7 @@ def test_a_collection_whose_create_died_half_way_does_not_exist(tmp_path: Path) 
 def test_a_filtered_field_gets_a_payload_index_of_its_kind(store: EdgeStore) -> None:
     store.upsert("c", [_point("a", [1, *[0] * 7], lang="en", n=1)])
     store.search(
-        "c", [1, *[0] * 7], top_k=1, conditions={"lang": "en", "n": [1, 2]}, with_text=False
+        "c", [1, *[0] * 7], top_k=1, where=parse({"lang": "en", "n": [1, 2]}), with_text=False
     )
     schema = store._shard("c").info().payload_schema
     assert {"doc_id", "metadata.lang", "metadata.n"} <= set(schema)
@@ -76,7 +77,7 @@ def test_an_index_is_built_aside_and_swapped_in_with_the_writes_made_meanwhile(
     assert info.indexed_vectors_count >= 59  # the copy's points, now in an HNSW index
     assert store.get_document("c", "64").text == "t" and store.count("c", "0") == 0
     assert not (tmp_path / "c" / (SHARD + BUILDING)).exists()
-    hits = store.search("c", [1.0, 0.5, 0.3, *[0.0] * 5], top_k=1, conditions={}, with_text=False)
+    hits = store.search("c", [1.0, 0.5, 0.3, *[0.0] * 5], top_k=1, where=None, with_text=False)
     assert hits[0].id == "30"
 
 

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from embedapp.cli.main import app
+from embedapp.filters import parse
 from embedapp.settings import Settings, get_settings
 from embedapp.store import open_store
 from embedapp.store.base import Held
@@ -49,7 +50,7 @@ def test_every_collection_moves_over_with_its_vectors_and_payloads(data_dir: Pat
     assert doc.vector == pytest.approx([1 / norm, 0.7 / norm, 0], abs=1e-6)
     assert edge.get_document("c", "long").text == "abcdefghij"
     assert edge.stored_versions("c", ["7"]) == {"7": Held("h-t", 0)}
-    hits = edge.search("c", [1, 0.7, 0], top_k=1, conditions={"lang": "en"}, with_text=False)
+    hits = edge.search("c", [1, 0.7, 0], top_k=1, where=parse({"lang": "en"}), with_text=False)
     assert hits[0].id == "7"
     edge.close()
 
