@@ -1,9 +1,18 @@
-"""A built-in corpus of realistic, mixed-length documents for benchmarks and soak runs."""
+"""Corpora for benchmarks and soak runs: generated mixed-length documents, the standard
+library's docstrings (real text), or a JSONL file."""
 
-import json
+import ast
 import random
+import sysconfig
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
+from typing import Any
+
+from embedapp import records
+
+DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+MIN_PARAGRAPH = 40  # characters: shorter ones are mostly "Return self." and the like
 
 SUBJECTS = [
     "The customer",
@@ -80,9 +89,46 @@ def generate(count: int, *, seed: int = 0) -> Iterator[dict[str, str]]:
         yield {"id": f"doc-{index}", "text": " ".join(_sentence(rng) for _ in range(sentences))}
 
 
-def load(path: Path | None, count: int) -> list[dict[str, str]]:
-    """Documents from a JSONL file of `{"id", "text"}` lines, else `count` generated ones."""
-    if path is None:
-        return list(generate(count))
-    with path.open() as lines:
-        return [json.loads(line) for line in lines if line.strip()][:count]
+def docstrings(count: int) -> Iterator[dict[str, Any]]:
+    """`count` paragraphs of the standard library's own docstrings, in a fixed order: real
+    technical prose that every machine with Python has (read with `ast`, nothing imported)."""
+    root = Path(sysconfig.get_paths()["stdlib"])
+    seen: set[str] = set()
+    made = 0
+    for path in sorted(root.rglob("*.py")):
+        if "site-packages" in path.parts or "test" in path.parts or "tests" in path.parts:
+            continue
+        try:
+            tree = ast.parse(path.read_bytes())
+        except (SyntaxError, ValueError):
+            continue
+        module = ".".join(path.relative_to(root).with_suffix("").parts)
+        for node in [tree, *ast.walk(tree)]:
+            if not isinstance(node, DOCUMENTED):
+                continue
+            for paragraph in (ast.get_docstring(node) or "").split("\n\n"):
+                text = " ".join(paragraph.split())
+                if len(text) < MIN_PARAGRAPH or text in seen:
+                    continue
+                seen.add(text)
+                where = module if isinstance(node, ast.Module) else f"{module}.{node.name}"
+                yield {"id": f"py-{made}", "text": text, "metadata": {"source": where}}
+                made += 1
+                if made == count:
+                    return
+
+
+def load(corpus: str | None, count: int) -> list[dict[str, Any]]:
+    """`count` documents `{"id", "text", "metadata"}`: `generated` (the default), `docstrings`,
+    or a JSONL file of `{"id", "text", …}` lines, other fields becoming metadata as in
+    `embedapp ingest`."""
+    if corpus in (None, "generated"):
+        return [{**d, "metadata": {}} for d in generate(count)]
+    if corpus == "docstrings":
+        return list(docstrings(count))
+    found = records.read(Path(corpus), records.Format.jsonl)
+    return [
+        {"id": r.id, "text": r.text, "metadata": r.metadata}
+        for r in islice(found, count)
+        if isinstance(r, records.Record)
+    ]

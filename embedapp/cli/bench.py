@@ -22,9 +22,12 @@ bench_app = typer.Typer(
 
 Url = Annotated[str, typer.Option(help="A running embedapp gateway.", metavar="URL")]
 Corpus = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
-        help='JSONL of {"id","text"} lines; default: the built-in generator.', metavar="FILE"
+        help="generated (the default: made-up sentences), docstrings (paragraphs of Python's "
+        'own docstrings: real text), or a JSONL file of {"id", "text", …} lines (other fields '
+        "become metadata, as in embedapp ingest).",
+        metavar="NAME|FILE",
     ),
 ]
 Batch = Annotated[int, typer.Option(help="Documents per ingest request.", metavar="N")]

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from embedapp.cli.checkpoint import Checkpoint
-from embedapp.cli.records import Record, Rejected
+from embedapp.records import Record, Rejected
 
 # Transient trouble (503, a gateway restarting) is retried with backoff this many times.
 MAX_ATTEMPTS = 8

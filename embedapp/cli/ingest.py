@@ -9,7 +9,7 @@ from typing import Annotated
 import httpx
 import typer
 
-from embedapp.cli import records
+from embedapp import records
 from embedapp.cli.bulk_ingest import Ingest, Stopped, Tally, batches, reach
 from embedapp.cli.checkpoint import Checkpoint
 from embedapp.cli.ingest_view import progress_bar, summary

@@ -17,7 +17,7 @@ from embedapp.cli.bulk_ingest import (
     reach,
 )
 from embedapp.cli.checkpoint import Checkpoint
-from embedapp.cli.records import Record, Rejected
+from embedapp.records import Record, Rejected
 
 
 class FakeGateway:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from embedapp.cli.records import Format, Record, Rejected, read
+from embedapp.records import Format, Record, Rejected, read
 
 
 def test_jsonl_takes_id_text_and_the_rest_as_metadata(tmp_path: Path) -> None:
