@@ -25,7 +25,7 @@ Corpus = Annotated[
     str | None,
     typer.Option(
         help="generated (the default: made-up sentences), docstrings (paragraphs of Python's "
-        'own docstrings: real text), or a JSONL file of {"id", "text", …} lines (other fields '
+        'own docstrings: real text), or a JSONL file of {"id", "text", ...} lines (other fields '
         "become metadata, as in embedapp ingest).",
         metavar="NAME|FILE",
     ),

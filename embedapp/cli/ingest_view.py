@@ -53,8 +53,6 @@ def summary(
         lines.append(f"  {tally.done_before:>10,}  stored by an earlier run: not sent again")
     lines.append(f"  {tally.failed:>10,}  failed" + (" (listed above)" if tally.failed else ""))
     if truncated_list is not None:
-        lines.append(
-            f"  {truncated:>10,}  cut to the model's window: ids in {truncated_list} "
-            "(--chunk-size keeps the whole text)"
-        )
+        lines.append(f"  {truncated:>10,}  cut to the model's window (--chunk-size keeps all text)")
+        lines.append(f"              their ids: {truncated_list}")
     return "\n".join(lines)

@@ -124,8 +124,8 @@ def test_truncated_documents_are_reported_and_chunking_keeps_the_whole_text(
     summary = _summary(cut.stdout)
     assert summary["truncated"] == 2
     assert Path(summary["truncated_ids"]).read_text().split() == ["long-1", "long-2"]
-    assert b"2  cut to the model's window: ids in" in cut.stderr
-    assert b"--chunk-size keeps the whole text" in cut.stderr
+    assert b"2  cut to the model's window (--chunk-size keeps all text)" in cut.stderr
+    assert f"their ids: {summary['truncated_ids']}".encode() in cut.stderr
 
     chunked = f"{collection}-chunked"
     whole = subprocess.run(

@@ -39,7 +39,8 @@ def test_the_summary_says_what_is_stored_and_how_without_contradiction() -> None
         "          60  already stored with the same text: not embedded again",
         "         500  stored by an earlier run: not sent again",
         "           0  failed",
-        "          60  cut to the model's window: ids in "
-        "/data/ingest/truncated-quotes-1a2b3c4d.txt (--chunk-size keeps the whole text)",
+        "          60  cut to the model's window (--chunk-size keeps all text)",
+        "              their ids: /data/ingest/truncated-quotes-1a2b3c4d.txt",
     ]
     assert "skipped" not in text
+    assert all(len(line) <= 80 for line in text.splitlines()[:-1])
