@@ -96,6 +96,7 @@ class EmbeddedJob(BaseModel):
     job_id: str
     collection: str
     model: str
+    precision: str = "float32"  # what the vectors were computed in (older messages: float32)
     version: int = 0
     dimension: int
     chunking: Chunking | None
@@ -144,6 +145,7 @@ class ServedModel(BaseModel):
     dimension: int
     max_tokens: int  # the window, special tokens included
     max_content_tokens: int  # what is left of it for a text
+    precision: str = "float32"  # of the child that recorded it last
 
     @staticmethod
     def key(model_id: str) -> str:

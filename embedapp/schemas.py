@@ -94,6 +94,9 @@ class StoredDocument(BaseModel):
     text: str
     metadata: dict[str, Any]
     model: str
+    precision: str | None = Field(
+        None, description="What the vectors were computed in (float32, bfloat16, float16, int8)."
+    )
     content_hash: str
     chunks: list[StoredChunk] | None = Field(None, description="Present for chunked documents.")
     vector: list[float] | None = Field(None, description="Unchunked documents, on request.")
@@ -193,6 +196,12 @@ class ModelCard(BaseModel):
     object: Literal["model"] = "model"
     created: int = 0
     owned_by: str = "embedapp"
+    # Beyond OpenAI's card (its clients ignore them): known once a worker child loaded it.
+    dimension: int | None = None
+    max_tokens: int | None = None
+    precision: str | None = Field(
+        None, description="What the workers compute vectors in (EMBEDAPP_DTYPE=auto decides)."
+    )
 
 
 class ModelList(BaseModel):

@@ -44,8 +44,9 @@ class Settings(BaseSettings):
     # torch: PyTorch. onnx / onnx-int8: ONNX Runtime on the CPU, exported from the model's
     # own files on first use (int8: dynamic quantization) and cached under data_dir/onnx.
     backend: Literal["torch", "onnx", "onnx-int8"] = "torch"
-    # torch only: bfloat16 (CPUs with AVX512-BF16/AMX, GPUs) or float16 (GPUs) autocast.
-    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    # torch only: bfloat16 (CPUs with AVX512-BF16/AMX, GPUs) or float16 (GPUs) autocast;
+    # auto: measured by each child at startup (embedapp.model.precision).
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     # torch on a CPU: the kernel of the linear layers. auto: the faster at startup of torch's
     # default (MKL) and oneDNN with weights packed once.
     cpu_matmul: Literal["auto", "default", "onednn"] = "auto"
@@ -135,7 +136,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _dtype_needs_torch(self) -> Settings:
-        if self.backend != "torch" and self.dtype != "float32":
+        if self.backend != "torch" and self.dtype not in ("auto", "float32"):
             raise ValueError(
                 f"EMBEDAPP_DTYPE={self.dtype} applies to the torch backend; "
                 f"EMBEDAPP_BACKEND={self.backend} sets its own precision"

@@ -24,12 +24,20 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from embedapp.bench.inprocess import BATCHER, BATCHER_CALLERS, CALLER_BATCH, ENCODE_BS32, in_process
+from embedapp.bench.inprocess import (
+    BATCHER,
+    BATCHER_CALLERS,
+    CALLER_BATCH,
+    ENCODE_BS32,
+    batcher_in,
+    in_process,
+)
 from embedapp.bench.targets import Config, Stack, old_design, one_text_callers
 from embedapp.queues import BULK_QUEUE, STORE_QUEUE, queue_stats
 from embedapp.settings import Settings
 
 FP32 = ("torch", "float32")
+AUTO = Config(dtype="auto")  # the default settings
 
 
 @dataclass
@@ -111,7 +119,11 @@ def run(plan: Plan, workdir: Path, console: Console) -> dict[str, Any]:
         )
     workdir.mkdir(parents=True, exist_ok=True)
     texts = [d["text"] for d in plan.documents]
-    rows = [Row(name, "in-process", rate) for name, rate in in_process(texts, console).items()]
+    precisions = ("auto", *(d for b, d in plan.backends if b == "torch" and d != "float32"))
+    rows = [
+        Row(name, "in-process", rate)
+        for name, rate in in_process(texts, console, precisions=precisions).items()
+    ]
 
     with old_design(plan.old_design_workers, plan.old_design_tasks, 64) as url:
         rate = asyncio.run(
@@ -136,7 +148,7 @@ def run(plan: Plan, workdir: Path, console: Console) -> dict[str, Any]:
         for c, p, t in itertools.product(plan.concurrencies, plan.prefetches, plan.token_budgets)
     ]
     # torch's own kernels, to show what the kernel chosen at startup adds.
-    configs = list(dict.fromkeys([default, Config(cpu_matmul="default"), *sweep]))
+    configs = list(dict.fromkeys([AUTO, default, Config(cpu_matmul="default"), *sweep]))
     configs += [Config(backend=b, dtype=d) for b, d in plan.backends]
     for config in configs:
         console.print(f"end to end: {config.label}")
@@ -173,13 +185,23 @@ def report(rows: list[Row], plan: Plan, console: Console) -> dict[str, Any]:
         ].docs_per_s
 
     fp32 = e2e(*FP32)
+    default = e2e(AUTO.backend, AUTO.dtype)
     ratios = {
+        "end_to_end_default / encode_bs32": default / encode,
+        "end_to_end_default / end_to_end_fp32": default / fp32,
         "end_to_end_fp32 / encode_bs32": fp32 / encode,
         "end_to_end_fp32 / batcher": fp32 / batcher,
     }
+    auto_batcher = next((r for r in rows if r.name.startswith(batcher_in("auto"))), None)
+    if auto_batcher is not None:
+        ratios["end_to_end_default / batcher_default"] = default / auto_batcher.docs_per_s
     for backend, dtype in plan.backends:
         ratios[f"end_to_end_{backend}_{dtype} / end_to_end_fp32"] = e2e(backend, dtype) / fp32
         ratios[f"end_to_end_{backend}_{dtype} / old_design"] = e2e(backend, dtype) / old
+        if batcher_in(dtype) in by_name:
+            ratios[f"end_to_end_{backend}_{dtype} / batcher_{dtype}"] = (
+                e2e(backend, dtype) / by_name[batcher_in(dtype)].docs_per_s
+            )
     callers = next((row.docs_per_s for row in rows if row.kind == "callers"), None)
     if callers is not None:
         ratios[f"{plan.callers}_callers / encode_bs32"] = callers / encode

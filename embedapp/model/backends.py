@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from embedapp.model import packed_linear
+from embedapp.model import packed_linear, precision
 from embedapp.settings import Settings
 
 if TYPE_CHECKING:
@@ -33,36 +33,7 @@ log = logging.getLogger(__name__)
 ONNX_FILE = "onnx/model.onnx"
 
 
-def _precision_supported(dtype: str, device: str) -> str | None:
-    """Why `dtype` cannot run on `device`; None when it can."""
-    if dtype == "float32":
-        return None
-    if device.startswith("cuda"):
-        if dtype == "bfloat16" and not torch.cuda.is_bf16_supported():
-            return "this GPU has no bfloat16"
-        return None
-    if device == "cpu" and dtype == "bfloat16":
-        return (
-            None
-            if torch.ops.mkldnn._is_mkldnn_bf16_supported()
-            else ("this CPU has no bfloat16 instructions (AVX512-BF16 or AMX)")
-        )
-    return f"{dtype} is not supported on {device}"
-
-
-def run_dtype(settings: Settings, device: str) -> torch.dtype:
-    """What the matrix products run in: the requested dtype where the device has it, else
-    float32 (and the worker says why at startup)."""
-    if settings.backend != "torch" or settings.dtype == "float32":
-        return torch.float32
-    reason = _precision_supported(settings.dtype, device)
-    if reason:
-        log.warning("EMBEDAPP_DTYPE=%s: %s; running in float32", settings.dtype, reason)
-        return torch.float32
-    return getattr(torch, settings.dtype)
-
-
-def precision(dtype: torch.dtype, device: str) -> Callable[[], AbstractContextManager[object]]:
+def autocast(dtype: torch.dtype, device: str) -> Callable[[], AbstractContextManager[object]]:
     """What to run each model call in: autocast to `dtype`, or nothing for float32.
 
     Autocast keeps the weights (and LayerNorm, softmax) in float32 and runs the matrix
@@ -75,16 +46,11 @@ def precision(dtype: torch.dtype, device: str) -> Callable[[], AbstractContextMa
     return lambda: torch.autocast(device_type, dtype=dtype)
 
 
-def _matmul_ms(dtype: torch.dtype, kernel: str) -> float:
-    """A model-sized matrix product on this CPU in `dtype` with one kernel, in ms."""
-    return packed_linear.linear_ms(dtype, packed=kernel == "onednn")
-
-
 def tune_cpu(model: torch.nn.Module, settings: Settings, dtype: torch.dtype) -> str:
     """Run the linear layers on the faster kernel of this CPU (EMBEDAPP_CPU_MATMUL=auto
     times both), and warn where a lower precision turns out slower than float32."""
-    kernels = ["default", "onednn"] if packed_linear.available() else ["default"]
-    timings = {kernel: _matmul_ms(dtype, kernel) for kernel in kernels}
+    kernels = precision.cpu_kernels()
+    timings = {kernel: precision.matmul_ms(dtype, kernel) for kernel in kernels}
     choice = min(timings, key=timings.__getitem__)
     if settings.cpu_matmul != "auto":
         choice = settings.cpu_matmul if settings.cpu_matmul in timings else "default"
@@ -97,7 +63,7 @@ def tune_cpu(model: torch.nn.Module, settings: Settings, dtype: torch.dtype) -> 
         packed_linear.pack_linear_layers(model, dtype)
     log.info("linear layers on the %s kernel: %s", choice, _ms_each(timings))
     if dtype != torch.float32:
-        float32_ms = min(_matmul_ms(torch.float32, kernel) for kernel in kernels)
+        float32_ms = min(precision.matmul_ms(torch.float32, kernel) for kernel in kernels)
         if timings[choice] > float32_ms:
             # Seen on a VM whose CPU lists AVX512-BF16 but runs it slower than float32.
             log.warning(

@@ -22,7 +22,6 @@ from embedapp.model.batching import token_budget_batches
 from embedapp.settings import Settings
 
 if TYPE_CHECKING:
-    import torch
     from sentence_transformers import SentenceTransformer
 
 log = logging.getLogger(__name__)
@@ -62,6 +61,8 @@ class Embedder:
     max_batch_tokens: int
     # What each model call runs in (autocast for bfloat16/float16; see embedapp.backends).
     precision: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext
+    # Recorded with every vector: float32, bfloat16, float16, or int8 (ONNX, quantized).
+    precision_name: str = "float32"
     on_batch: BatchObserver | None = None
 
     @property
@@ -143,30 +144,34 @@ def load_embedder(settings: Settings, *, threads: int | None = None) -> Embedder
     import torch
     import transformers
 
-    from embedapp.model import backends
+    from embedapp.model import backends, precision
 
     transformers.utils.logging.disable_progress_bar()  # a tqdm bar per child floods worker logs
 
     if threads:
         torch.set_num_threads(threads)
     device = pick_device(settings.device)
-    dtype = backends.run_dtype(settings, device)
-    model, device = _load_model(settings, device, dtype, threads=threads)
+    model, device = _load_model(settings, device, threads=threads)
+    chosen = precision.choose(settings, device, model)
+    if settings.backend == "torch" and device == "cpu":
+        backends.tune_cpu(model, settings, chosen.dtype)
     embedder = Embedder(
         model=model,
         model_id=settings.model_id,
         device=device,
         batch_size=settings.batch_size,
         max_batch_tokens=settings.max_batch_tokens,
-        precision=backends.precision(dtype, device),
+        precision=backends.autocast(chosen.dtype, device),
+        precision_name="int8" if settings.backend == "onnx-int8" else chosen.name,
     )
     embedder.encode(["warm up the kernels and the tokenizer"])
     log.info(
-        "model %s loaded on %s, backend %s, %s (pid %d, %d threads, dim %d)",
+        "model %s loaded on %s, backend %s, %s (%s; pid %d, %d threads, dim %d)",
         settings.model_id,
         device,
         settings.backend,
-        dtype,
+        embedder.precision_name,
+        chosen.reason,
         os.getpid(),
         threads or torch.get_num_threads(),
         embedder.dimension,
@@ -175,18 +180,15 @@ def load_embedder(settings: Settings, *, threads: int | None = None) -> Embedder
 
 
 def _load_model(
-    settings: Settings, device: str, dtype: torch.dtype, *, threads: int | None
+    settings: Settings, device: str, *, threads: int | None
 ) -> tuple[SentenceTransformer, str]:
-    """The model on its backend, and the device it runs on."""
+    """The model on its backend (float32 weights), and the device it runs on."""
     from sentence_transformers import SentenceTransformer
 
     from embedapp.model import backends
 
     if settings.backend == "torch":
-        model = SentenceTransformer(settings.model_source, device=device)
-        if device == "cpu":
-            backends.tune_cpu(model, settings, dtype)
-        return model, device
+        return SentenceTransformer(settings.model_source, device=device), device
     if device != "cpu":
         log.warning("the %s backend runs on the CPU (ONNX Runtime's CPU build)", settings.backend)
     return backends.load_onnx(settings, threads=threads), "cpu"

@@ -228,6 +228,7 @@ class VectorStore(ABC):
             "id": doc_id,
             "metadata": first["metadata"],
             "model": first["model"],
+            "precision": first.get("precision"),
             "content_hash": first["content_hash"],
         }
         if "chunk" not in first:

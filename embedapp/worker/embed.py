@@ -147,6 +147,7 @@ def embed_documents(self: Any, job: dict[str, Any]) -> dict[str, Any]:
         job_id=ingest.job_id,
         collection=ingest.collection,
         model=embedder.model_id,
+        precision=embedder.precision_name,
         version=ingest.version,
         dimension=embedder.dimension,
         chunking=ingest.chunking,

@@ -110,6 +110,7 @@ def _announce(embedder: model.Embedder) -> None:
         dimension=embedder.dimension,
         max_tokens=embedder.max_tokens,
         max_content_tokens=embedder.max_content_tokens,
+        precision=embedder.precision_name,
     )
     try:
         celery_app.backend.client.set(ServedModel.key(served.model), served.model_dump_json())

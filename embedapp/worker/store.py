@@ -71,6 +71,7 @@ def _point(job: EmbeddedJob, point: PointIn) -> Point:
         "metadata": point.metadata,
         "content_hash": point.content_hash,
         "model": job.model,
+        "precision": job.precision,
         "version": job.version,
     }
     chunk = None

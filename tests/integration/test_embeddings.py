@@ -77,6 +77,25 @@ def test_models_lists_the_served_model(openai_client: OpenAI) -> None:
     assert [m.id for m in openai_client.models.list()] == [MODEL]
 
 
+def test_the_precision_is_reported_and_recorded_with_every_vector(
+    service: Service, collection: str
+) -> None:
+    import torch
+
+    (card,) = service.client.get("/v1/models").json()["data"]
+    # EMBEDAPP_DTYPE=auto: bfloat16 only where this CPU has the instructions (and it pays).
+    possible = {"float32", "bfloat16"} if torch.ops.mkldnn._is_mkldnn_bf16_supported() else {
+        "float32"
+    }
+    assert card["precision"] in possible
+    assert (card["dimension"], card["max_tokens"]) == (384, 256)
+    accepted = service.ingest(collection, [{"id": "p", "text": "Which precision made me?"}])
+    assert service.wait_for(accepted["task_id"])["state"] == "stored"
+    stored = service.client.get(f"/v1/collections/{collection}/documents/p").json()
+    assert stored["precision"] == card["precision"]
+    assert f"{card['precision']} (auto: " in service.log_text()  # each child says why
+
+
 def test_bad_embedding_requests_are_4xx(service: Service) -> None:
     for body in (
         {"model": MODEL, "input": []},

@@ -42,10 +42,20 @@ async def embeddings(body: EmbeddingsRequest, services: ServicesDep) -> Embeddin
     )
 
 
-@router.get("/v1/models", response_model=ModelList)
+@router.get("/v1/models", response_model=ModelList, response_model_exclude_none=True)
 async def models(services: ServicesDep) -> ModelList:
-    """The model this service embeds with."""
-    return ModelList(data=[ModelCard(id=services.settings.model_id)])
+    """The model this service embeds with; its dimension, window and precision once a worker
+    child has loaded it."""
+    served = await services.results.served_model(services.settings.model_id)
+    card = ModelCard(id=services.settings.model_id)
+    if served is not None:
+        card = ModelCard(
+            id=served.model,
+            dimension=served.dimension,
+            max_tokens=served.max_tokens,
+            precision=served.precision,
+        )
+    return ModelList(data=[card])
 
 
 @router.post("/embed", response_model=list[list[float]])

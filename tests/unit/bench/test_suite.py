@@ -16,25 +16,35 @@ def test_ratios_table_json_and_chart(tmp_path: Path) -> None:
     plan = Plan(
         documents=[{"id": "1", "text": "x"}] * 10,
         queries=["q"],
-        backends=(("onnx-int8", "float32"),),
+        backends=(("torch", "bfloat16"), ("onnx-int8", "float32")),
     )
-    int8 = Config(backend="onnx-int8")
+    int8, bf16, auto = Config(backend="onnx-int8"), Config(dtype="bfloat16"), Config(dtype="auto")
     rows = [
         Row("SentenceTransformer.encode(batch_size=32)", "in-process", 100.0),
         Row("embedapp batcher, in-process", "in-process", 125.0),
         Row("embedapp batcher, in-process, 64 texts per call", "in-process", 100.0),
+        Row("embedapp batcher, in-process, auto (bfloat16)", "in-process", 400.0),
+        Row("embedapp batcher, in-process, bfloat16", "in-process", 400.0),
         Row("old design", "old-design", 50.0),
         Row(f"embedapp end to end, {Config().label}", "end-to-end", 130.0, asdict(Config()),
             {"child_rss_mib": 600}),
         Row("64 concurrent one-text /v1/embeddings callers", "callers", 80.0, asdict(Config())),
+        Row(f"embedapp end to end, {auto.label}", "end-to-end", 360.0, asdict(auto)),
+        Row(f"embedapp end to end, {bf16.label}", "end-to-end", 390.0, asdict(bf16)),
         Row(f"embedapp end to end, {int8.label}", "end-to-end", 260.0, asdict(int8),
             {"mean_cosine": 0.991, "min_cosine": 0.97, "recall_at_10": 0.96}),
     ]  # fmt: skip
     console = Console(record=True, width=200)
     result = report(rows, plan, console)
     assert result["ratios"] == {
+        "end_to_end_default / encode_bs32": 3.6,
+        "end_to_end_default / end_to_end_fp32": 360 / 130,
         "end_to_end_fp32 / encode_bs32": 1.3,
         "end_to_end_fp32 / batcher": 1.04,
+        "end_to_end_default / batcher_default": 0.9,
+        "end_to_end_torch_bfloat16 / end_to_end_fp32": 3.0,
+        "end_to_end_torch_bfloat16 / old_design": 7.8,
+        "end_to_end_torch_bfloat16 / batcher_bfloat16": 0.975,
         "end_to_end_onnx-int8_float32 / end_to_end_fp32": 2.0,
         "end_to_end_onnx-int8_float32 / old_design": 5.2,
         "64_callers / encode_bs32": 0.8,

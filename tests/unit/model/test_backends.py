@@ -15,9 +15,11 @@ import pytest
 from pydantic import ValidationError
 
 from embedapp import model
-from embedapp.model import backends, packed_linear
+from embedapp.model import backends, packed_linear, precision
 from embedapp.model.packed_linear import PackedLinear
 from embedapp.settings import Settings
+
+NO_MODEL: Any = None  # an explicit dtype is taken without running the model
 
 TEXTS = [
     "Qdrant stores vectors.",
@@ -143,7 +145,7 @@ def test_the_cpu_kernel_is_the_faster_unless_one_is_asked_for(
     import torch
 
     times = {"default": default_ms, "onednn": onednn_ms}
-    monkeypatch.setattr(backends, "_matmul_ms", lambda dtype, kernel: times[kernel])
+    monkeypatch.setattr(precision, "matmul_ms", lambda dtype, kernel: times[kernel])
     layers = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU())
     settings = Settings(_env_file=None, cpu_matmul=asked)
     assert backends.tune_cpu(layers, settings, torch.float32) == chosen
@@ -156,7 +158,7 @@ def test_onednn_asked_for_where_torch_lacks_it_says_so_and_runs_the_default(
     import torch
 
     monkeypatch.setattr(packed_linear, "available", lambda: False)
-    monkeypatch.setattr(backends, "_matmul_ms", lambda dtype, kernel: 5.0)
+    monkeypatch.setattr(precision, "matmul_ms", lambda dtype, kernel: 5.0)
     layer = torch.nn.Linear(4, 4)
     with caplog.at_level("WARNING"):
         chosen = backends.tune_cpu(
@@ -174,10 +176,10 @@ def test_bfloat16_without_cpu_support_says_so_and_runs_float32(
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
     settings = Settings(_env_file=None, dtype="bfloat16")
     with caplog.at_level("WARNING"):
-        dtype = backends.run_dtype(settings, "cpu")
+        chosen = precision.choose(settings, "cpu", NO_MODEL)
     assert "no bfloat16 instructions" in caplog.text
-    assert dtype == torch.float32
-    with backends.precision(dtype, "cpu")():
+    assert chosen.dtype == torch.float32 and chosen.name == "float32"
+    with backends.autocast(chosen.dtype, "cpu")():
         assert not torch.is_autocast_enabled("cpu")
 
 
@@ -188,14 +190,14 @@ def test_bfloat16_slower_than_float32_on_this_cpu_says_so(
 
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
     monkeypatch.setattr(
-        backends, "_matmul_ms", lambda dtype, kernel: 14.0 if dtype == torch.bfloat16 else 8.5
+        precision, "matmul_ms", lambda dtype, kernel: 14.0 if dtype == torch.bfloat16 else 8.5
     )
     settings = Settings(_env_file=None, dtype="bfloat16")
-    dtype = backends.run_dtype(settings, "cpu")
+    dtype = precision.choose(settings, "cpu", NO_MODEL).dtype
     with caplog.at_level("WARNING"):
         backends.tune_cpu(torch.nn.Linear(4, 4), settings, dtype)
     assert "takes 14.0 ms on this CPU against 8.5 ms in float32" in caplog.text
-    with backends.precision(dtype, "cpu")():  # what was asked for still runs
+    with backends.autocast(dtype, "cpu")():  # what was asked for still runs
         assert torch.get_autocast_dtype("cpu") == torch.bfloat16
 
 
@@ -203,11 +205,11 @@ def test_bfloat16_slower_than_float32_on_this_cpu_says_so(
 def test_a_matmul_is_timed_in_each_dtype(kernel: str) -> None:
     import torch
 
-    assert 0 < backends._matmul_ms(torch.float32, kernel) < 1000
-    # oneDNN's bfloat16 path needs the instructions (run_dtype never asks for it without
+    assert 0 < precision.matmul_ms(torch.float32, kernel) < 1000
+    # oneDNN's bfloat16 path needs the instructions (choose never asks for it without
     # them); torch's default kernel emulates bfloat16 anywhere.
     if kernel == "default" or torch.ops.mkldnn._is_mkldnn_bf16_supported():
-        assert 0 < backends._matmul_ms(torch.bfloat16, kernel) < 1000
+        assert 0 < precision.matmul_ms(torch.bfloat16, kernel) < 1000
 
 
 def test_float16_is_refused_on_cpu_and_used_on_cuda(caplog: pytest.LogCaptureFixture) -> None:
@@ -215,16 +217,19 @@ def test_float16_is_refused_on_cpu_and_used_on_cuda(caplog: pytest.LogCaptureFix
 
     settings = Settings(_env_file=None, dtype="float16")
     with caplog.at_level("WARNING"):
-        assert backends.run_dtype(settings, "cpu") == torch.float32
+        assert precision.choose(settings, "cpu", NO_MODEL).dtype == torch.float32
     assert "float16 is not supported on cpu" in caplog.text
-    assert backends.run_dtype(settings, "cuda") == torch.float16
+    assert precision.choose(settings, "cuda", NO_MODEL).dtype == torch.float16
 
 
 @pytest.mark.parametrize(
     ("env", "message"),
     [
         ({"EMBEDAPP_BACKEND": "tensorrt"}, "EMBEDAPP_BACKEND: Input should be 'torch', 'onnx' or"),
-        ({"EMBEDAPP_DTYPE": "int4"}, "EMBEDAPP_DTYPE: Input should be 'float32', 'bfloat16' or"),
+        (
+            {"EMBEDAPP_DTYPE": "int4"},
+            "EMBEDAPP_DTYPE: Input should be 'auto', 'float32', 'bfloat16' or",
+        ),
         (
             {"EMBEDAPP_BACKEND": "onnx", "EMBEDAPP_DTYPE": "bfloat16"},
             "EMBEDAPP_DTYPE=bfloat16 applies to the torch backend",
