@@ -92,9 +92,13 @@ def suite(
             "pip install 'embedapp[bench]' (in a checkout: pip install '.[bench]')"
         )
         raise typer.Exit(code=2)
+    # Queries for the quality figures: 100 more texts of the same corpus, not among those
+    # searched (generated ones where a file holds no more).
+    more = load(corpus, documents + 100)
+    queries = [d["text"] for d in more[documents:]] or [d["text"] for d in generate(100, seed=1)]
     plan = bench_suite.Plan(
-        documents=load(corpus, documents),
-        queries=[d["text"] for d in generate(100, seed=1)],
+        documents=more[:documents],
+        queries=queries,
         batch=batch,
         concurrencies=_numbers(concurrency),
         prefetches=_numbers(prefetch),
