@@ -49,6 +49,7 @@ class Row:
     docs_per_s: float
     config: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, float] = field(default_factory=dict)
+    cpu_ms_per_doc: dict[str, float] = field(default_factory=dict)  # end to end, by part
 
 
 def quality(
@@ -153,9 +154,9 @@ def run(plan: Plan, workdir: Path, console: Console) -> dict[str, Any]:
     for config in configs:
         console.print(f"end to end: {config.label}")
         with Stack(config, workdir) as stack:
-            rate, rss = stack.ingest(plan.documents, plan.batch)
+            rate, rss, spent = stack.ingest(plan.documents, plan.batch)
             rows.append(Row(f"embedapp end to end, {config.label}", "end-to-end", rate,
-                            asdict(config), {"child_rss_mib": rss}))  # fmt: skip
+                            asdict(config), {"child_rss_mib": rss}, spent))  # fmt: skip
             console.print(f"  {rate:.0f} docs/s, embed child peak RSS {rss:.0f} MiB")
             if config == default:
                 rate = stack.callers(texts[: plan.caller_texts], plan.callers)
@@ -230,6 +231,20 @@ def report(rows: list[Row], plan: Plan, console: Console) -> dict[str, Any]:
     for name, value in ratios.items():
         ratio_table.add_row(name, f"{value:.2f}×")
     console.print(ratio_table)
+    measured = [row for row in rows if row.cpu_ms_per_doc]
+    if measured:
+        parts = list(measured[0].cpu_ms_per_doc)
+        cpu_table = Table(title="CPU per document, ms, by part (end to end)")
+        for column in ("way", *parts, "all"):
+            cpu_table.add_column(column, justify="left" if column == "way" else "right")
+        for row in measured:
+            spent = [row.cpu_ms_per_doc.get(part, 0.0) for part in parts]
+            cpu_table.add_row(
+                row.name.removeprefix("embedapp end to end, "),
+                *(f"{ms:.2f}" for ms in spent),
+                f"{sum(spent):.2f}",
+            )
+        console.print(cpu_table)
     return {
         "machine": {"cores": os.cpu_count(), "python": sys.version.split()[0]},
         "documents": len(plan.documents),

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
+from embedapp.bench import cpu
 from embedapp.bench.inprocess import ingest_all
 from embedapp.settings import Settings
 from embedapp.supervise import Child, Supervisor
@@ -61,19 +62,6 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _descendants(pid: int) -> list[int]:
-    found, todo = [], [pid]
-    while todo:
-        parent = todo.pop()
-        try:
-            children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
-        except OSError:
-            continue
-        found += map(int, children)
-        todo += map(int, children)
-    return found
-
-
 def _rss_mib(pid: int) -> float:
     try:
         status = Path(f"/proc/{pid}/status").read_text()
@@ -94,7 +82,7 @@ class RssSampler:
 
     def _sample(self) -> None:
         while not self._stop.wait(0.5):
-            for pid in _descendants(self.root):
+            for pid in cpu.descendants(self.root):
                 self.peak = max(self.peak, _rss_mib(pid))
 
     def __enter__(self) -> RssSampler:
@@ -166,22 +154,34 @@ class Stack:
             time.sleep(0.5)
         raise RuntimeError(f"{self.config.label} did not start; see {self.log}")
 
-    def ingest(self, documents: list[dict[str, str]], batch: int) -> tuple[float, float]:
-        """docs/s from the first POST until every vector is stored, and the children's peak RSS."""
+    def ingest(
+        self, documents: list[dict[str, str]], batch: int
+    ) -> tuple[float, float, dict[str, float]]:
+        """docs/s from the first POST until every vector is stored, the children's peak RSS,
+        and each part's CPU per document (ms)."""
         collection = f"bench-{int(time.time() * 1000)}"
         assert self.bulk.process is not None
+        parts = {
+            child.name: [child.process.pid, *cpu.descendants(child.process.pid)]
+            for child in self.supervisor.children
+            if child.process is not None
+        }
+        meter = cpu.CpuMeter(parts)
         with (
             httpx.Client(base_url=self.url, timeout=300) as client,
             RssSampler(self.bulk.process.pid) as rss,
         ):
+            meter.start()
             started = time.monotonic()
             states = ingest_all(client, collection, documents, batch)
             elapsed = time.monotonic() - started
+            spent = meter.stop()
             client.delete(f"/v1/collections/{collection}")
         failed = [t for t, s in states.items() if s != "stored"]
         if failed:
             raise RuntimeError(f"{len(failed)} ingest jobs failed under {self.config.label}")
-        return len(documents) / elapsed, rss.peak
+        per_document = {part: 1000 * s / len(documents) for part, s in spent.items()}
+        return len(documents) / elapsed, rss.peak, per_document
 
     def callers(self, texts: list[str], concurrency: int) -> float:
         """docs/s of `concurrency` clients each sending one text per /v1/embeddings call."""

@@ -84,9 +84,9 @@ def test_the_precision_is_reported_and_recorded_with_every_vector(
 
     (card,) = service.client.get("/v1/models").json()["data"]
     # EMBEDAPP_DTYPE=auto: bfloat16 only where this CPU has the instructions (and it pays).
-    possible = {"float32", "bfloat16"} if torch.ops.mkldnn._is_mkldnn_bf16_supported() else {
-        "float32"
-    }
+    possible = (
+        {"float32", "bfloat16"} if torch.ops.mkldnn._is_mkldnn_bf16_supported() else {"float32"}
+    )
     assert card["precision"] in possible
     assert (card["dimension"], card["max_tokens"]) == (384, 256)
     accepted = service.ingest(collection, [{"id": "p", "text": "Which precision made me?"}])

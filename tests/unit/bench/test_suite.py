@@ -29,7 +29,8 @@ def test_ratios_table_json_and_chart(tmp_path: Path) -> None:
         Row(f"embedapp end to end, {Config().label}", "end-to-end", 130.0, asdict(Config()),
             {"child_rss_mib": 600}),
         Row("64 concurrent one-text /v1/embeddings callers", "callers", 80.0, asdict(Config())),
-        Row(f"embedapp end to end, {auto.label}", "end-to-end", 360.0, asdict(auto)),
+        Row(f"embedapp end to end, {auto.label}", "end-to-end", 360.0, asdict(auto), {},
+            {"bulk worker": 4.5, "store worker": 0.5, "gateway": 0.25, "rabbitmq": 0.25}),
         Row(f"embedapp end to end, {bf16.label}", "end-to-end", 390.0, asdict(bf16)),
         Row(f"embedapp end to end, {int8.label}", "end-to-end", 260.0, asdict(int8),
             {"mean_cosine": 0.991, "min_cosine": 0.97, "recall_at_10": 0.96}),
@@ -52,6 +53,8 @@ def test_ratios_table_json_and_chart(tmp_path: Path) -> None:
     }
     printed = console.export_text()
     assert "cos 0.9910/0.9700 r@10 0.960" in printed and "600 MiB" in printed
+    assert "CPU per document, ms, by part" in printed
+    assert "4.50 │         0.50 │    0.25 │     0.25 │ 5.50" in printed
 
     json_path, png_path = write(result, tmp_path)
     assert json.loads(json_path.read_text())["ratios"] == result["ratios"]
