@@ -10,6 +10,7 @@ from embedapp.model.embedder import (
     init_embedder,
     load_embedder,
     pick_device,
+    preload,
     threads_per_child,
 )
 
@@ -21,5 +22,6 @@ __all__ = [
     "init_embedder",
     "load_embedder",
     "pick_device",
+    "preload",
     "threads_per_child",
 ]

@@ -58,6 +58,13 @@ def _select_queues(sender: str, options: dict[str, Any], **_: Any) -> None:
     # Before the children fork, so that they all write where the parent serves from.
     worker_metrics.use_private_directory()
     _WorkerRole.loaded = Path(tempfile.mkdtemp(prefix="embedapp-loaded-"))
+    if _WorkerRole.embeds:
+        if _WorkerRole.queues == (INTERACTIVE_QUEUE,):
+            # These children share their host's cores with the gateway answering the same
+            # requests: OpenMP threads that spin while they wait would take turns away from
+            # it. Set before torch is imported: OpenMP reads it as it loads.
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        model.preload(get_settings())
 
 
 @signals.worker_init.connect
@@ -120,14 +127,10 @@ def _announce(embedder: model.Embedder) -> None:
 
 @signals.worker_process_init.connect
 def _load_model(**_: Any) -> None:
-    # Runs in each prefork child after fork: never load torch in the parent (CUDA forbids
-    # it after fork, and OpenMP thread pools do not survive it).
+    # Runs in each prefork child after fork: the parent only imported torch (model.preload);
+    # a model, a CUDA context or an OpenMP thread pool made before fork would not survive it.
     if not _WorkerRole.embeds:
         return
-    if _WorkerRole.queues == (INTERACTIVE_QUEUE,):
-        # This child shares its host's cores with the gateway answering the same requests:
-        # OpenMP threads that spin while they wait would take turns away from it.
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     settings = get_settings()
     embedder = model.init_embedder(
         settings,
