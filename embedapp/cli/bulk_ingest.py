@@ -8,8 +8,11 @@ a batch is sent again only if its job failed or the service no longer knows it.
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
@@ -179,6 +182,12 @@ class Ingest:
         body: dict[str, Any] = {"documents": documents}
         if self.chunking:
             body["chunking"] = self.chunking
+        # A Ctrl-C between the gateway's 202 and the checkpoint would leave a job that a
+        # re-run does not know of, and sends (and embeds) again: it waits for the record.
+        with _ctrl_c_deferred():
+            self._send(batch, documents, body)
+
+    def _send(self, batch: Batch, documents: list[dict[str, Any]], body: dict[str, Any]) -> None:
         response = self._post(body)
         if response is None:  # every later batch would wait out the same retries
             raise GatewayUnreachable(f"the gateway at {self.client.base_url} does not answer")
@@ -260,6 +269,22 @@ class Ingest:
         self.checkpoint.drop(task_id)
         self.notify(f"{job.batch.where}: job {task_id}: {why}; sending the batch again")
         self._submit(job.batch, job.documents)
+
+
+@contextmanager
+def _ctrl_c_deferred() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt at the end of the block instead of inside it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
 
 
 def _reason(response: httpx.Response) -> str:

@@ -14,7 +14,7 @@ from tests.integration.conftest import _serve, _vhost
 
 pytestmark = pytest.mark.integration
 
-DOCUMENTS = 300
+DOCUMENTS = 150
 
 
 def test_sigterm_lets_serve_finish_the_job_it_holds(tmp_path) -> None:  # type: ignore[no-untyped-def]

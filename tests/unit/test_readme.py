@@ -13,4 +13,4 @@ def test_every_setting_is_documented_and_nothing_else() -> None:
 
 def test_the_commands_install_and_run() -> None:
     assert block_after("serve-command").strip().endswith("embedapp serve")
-    assert block_after("test-command").strip().endswith("pytest")
+    assert block_after("test-command").strip().endswith(".venv/bin/python -m tests")

@@ -20,7 +20,7 @@ def test_a_busy_part_is_charged_and_an_idle_one_is_not() -> None:
     finally:
         busy.kill()
         idle.kill()
-    assert spent["busy"] > 0.3 and spent["idle"] < 0.05
+    assert spent["busy"] > 0.1 and spent["idle"] < 0.05
     assert {"rabbitmq", "redis", "client (the bench)"} <= set(spent)
     assert cpu.by_name("redis-server"), "Redis runs for the tests: it must be found by name"
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 
 import httpx
@@ -222,3 +224,17 @@ def test_reach_says_which_url_and_why(answer: object, says: str) -> None:
         pytest.raises(GatewayUnreachable, match=says),
     ):
         reach(client)
+
+
+def test_ctrl_c_while_a_batch_is_sent_still_records_its_job(tmp_path: Path) -> None:
+    class Interrupted(FakeGateway):
+        def __call__(self, request: httpx.Request) -> httpx.Response:
+            if request.method == "POST":
+                os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C as the gateway accepts the job
+            return super().__call__(request)
+
+    checkpoint = _checkpoint(tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        _run(Interrupted(), checkpoint, _records(30))
+    # The gateway accepted t0: a re-run must follow it, not send (and embed) it again.
+    assert _checkpoint(tmp_path).pending == {"t0": 0}
