@@ -1,8 +1,8 @@
-"""`python -m tests`: the whole suite in two lanes at once, the unit tests beside the
-integration tests. The integration tests spend half their time waiting on services (broker
-restarts, drains, retries' backoff), and the unit tests need none of them: side by side, the
-suite takes about the integration tests' time. Arguments go to both pytest runs; each lane's
-exit status counts (a failure in either fails the run)."""
+"""`python -m tests`: the whole suite in two lanes at once. The integration tests spend half
+their time waiting on services (broker restarts, drains, retries' backoff); beside them run
+the tests that share nothing with them: the unit tests, and the quorum-cluster test (a
+RabbitMQ cluster of its own, its own Redis database). Arguments go to both pytest runs; each
+lane's exit status counts (a failure in either fails the run)."""
 
 from __future__ import annotations
 
@@ -10,21 +10,23 @@ import subprocess
 import sys
 import tempfile
 
+# Tests that share no broker, vhost or Redis database with the other integration tests.
+APART = ["tests/unit", "tests/integration/test_quorum_cluster.py"]
+
 
 def main(arguments: list[str]) -> int:
     pytest = [sys.executable, "-m", "pytest", *arguments]
-    with tempfile.TemporaryFile() as unit_output:
-        # The unit lane's report is shown whole when it ends, not mixed into the other one.
-        unit = subprocess.Popen(
-            [*pytest, "tests/unit"], stdout=unit_output, stderr=subprocess.STDOUT
-        )
-        integration = subprocess.run([*pytest, "tests/integration"], check=False)
-        unit.wait()
-        unit_output.seek(0)
-        sys.stdout.write("\n--- the unit tests (run beside the integration tests) ---\n")
+    with tempfile.TemporaryFile() as apart_output:
+        # This lane's report is shown whole when it ends, not mixed into the other one.
+        apart = subprocess.Popen([*pytest, *APART], stdout=apart_output, stderr=subprocess.STDOUT)
+        ignored = [f"--ignore={path}" for path in APART[1:]]
+        integration = subprocess.run([*pytest, "tests/integration", *ignored], check=False)
+        apart.wait()
+        apart_output.seek(0)
+        sys.stdout.write(f"\n--- {' '.join(APART)} (run beside the rest) ---\n")
         sys.stdout.flush()
-        sys.stdout.buffer.write(unit_output.read())
-    failed = [code for code in (unit.returncode, integration.returncode) if code]
+        sys.stdout.buffer.write(apart_output.read())
+    failed = [code for code in (apart.returncode, integration.returncode) if code]
     return failed[0] if failed else 0
 
 

@@ -87,7 +87,7 @@ def _answers_without_a_server_error(service: Service, path: str, body: object) -
 
 # Derandomized: the same 150 bodies every run, so that a failure replays.
 FUZZ = settings(
-    max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True
+    max_examples=100, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True
 )
 
 
