@@ -4,17 +4,16 @@
      "must_not": [{"key": "lang", "match": {"value": "fr"}}, {"is_empty": {"key": "author"}}]}
 
 The shorthand `{"field": value or [values]}` means `must` equal to the value or any of them.
-Keys are metadata fields (`a.b` for nested ones); each engine builds its own filter objects
-from these models through a `Kit` of its constructors, so both read the same way.
+Keys are metadata fields (`a.b` for nested ones). What a client may send, checked here;
+each store engine builds its own filter objects from it (embedapp.store.filtering).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -97,13 +96,22 @@ class Strict(BaseModel):
 class MatchValue(Strict):
     value: Scalar
 
+    def sample(self) -> Any:
+        return self.value
+
 
 class MatchAny(Strict):
     any: Values
 
+    def sample(self) -> Any:
+        return self.any[0]
+
 
 class MatchExcept(Strict):
     except_: Values = Field(alias="except")
+
+    def sample(self) -> Any:
+        return self.except_[0]
 
 
 Match = Annotated[
@@ -186,23 +194,6 @@ Condition = Annotated[
 ]
 
 
-@dataclass(frozen=True)
-class Kit:
-    """One engine's constructors; keys come with the payload prefix already on."""
-
-    filter: Callable[[list[Any], list[Any], list[Any]], Any]  # must, should, must_not
-    value: Callable[[str, Any], Any]
-    any: Callable[[str, list[Any]], Any]
-    except_: Callable[[str, list[Any]], Any]
-    range: Callable[[str, dict[str, float]], Any]
-    dates: Callable[[str, dict[str, str]], Any]  # RFC 3339 strings
-    is_empty: Callable[[str], Any]
-    is_null: Callable[[str], Any]
-
-
-IndexKind = Literal["keyword", "integer", "bool", "float", "datetime"]
-
-
 class Filter(Strict):
     must: list[Condition] = Field(default_factory=list)
     should: list[Condition] = Field(default_factory=list)
@@ -216,62 +207,15 @@ class Filter(Strict):
                 yield from condition.conditions()
 
     def depth(self) -> int:
-        nested = (c.depth() for part in self._parts() for c in part if isinstance(c, Filter))
+        nested = (c.depth() for part in self.parts() for c in part if isinstance(c, Filter))
         return 1 + max(nested, default=0)
 
-    def _parts(self) -> tuple[list[Any], list[Any], list[Any]]:
+    def parts(self) -> tuple[list[Any], list[Any], list[Any]]:
         return self.must, self.should, self.must_not
-
-    def indexed_fields(self) -> dict[str, IndexKind]:
-        """The payload index each field's first condition is best served by."""
-        found: dict[str, IndexKind] = {}
-        for c in self.conditions():
-            if not isinstance(c, FieldCondition) or c.key in found:
-                continue
-            if c.range is not None:
-                found[c.key] = "datetime" if c.range.dates else "float"
-                continue
-            assert c.match is not None
-            match = c.match
-            if isinstance(match, MatchValue):
-                sample = match.value
-            else:
-                sample = (match.any if isinstance(match, MatchAny) else match.except_)[0]
-            if isinstance(sample, bool):
-                found[c.key] = "bool"
-            else:
-                found[c.key] = "integer" if isinstance(sample, int) else "keyword"
-        return found
-
-    def build(self, kit: Kit, prefix: str = "metadata.") -> Any:
-        """The engine's filter object; None for a filter without conditions."""
-        if not (self.must or self.should or self.must_not):
-            return None
-
-        def one(c: Any) -> Any:
-            if isinstance(c, Filter):
-                return c.build(kit, prefix)
-            if isinstance(c, IsEmpty):
-                return kit.is_empty(prefix + c.is_empty.key)
-            if isinstance(c, IsNull):
-                return kit.is_null(prefix + c.is_null.key)
-            key = prefix + c.key
-            if c.range is not None:
-                bounds = c.range.bounds()
-                if c.range.dates:
-                    return kit.dates(key, {k: v.isoformat() for k, v in bounds.items()})
-                return kit.range(key, bounds)
-            if isinstance(c.match, MatchValue):
-                return kit.value(key, c.match.value)
-            if isinstance(c.match, MatchAny):
-                return kit.any(key, c.match.any)
-            return kit.except_(key, c.match.except_)
-
-        must, should, must_not = ([one(c) for c in part] for part in self._parts())
-        return kit.filter(must, should, must_not)
 
 
 Filter.model_rebuild()
+ANYTHING = Filter()  # a filter without conditions
 
 
 def from_request(value: Any) -> Any:

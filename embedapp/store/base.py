@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from embedapp.errors import ConflictError, NotFoundError
-from embedapp.filters import Filter
+from embedapp.filters import ANYTHING, Filter
 from embedapp.schemas import CollectionInfo, SearchHit, StoredChunk, StoredDocument
-from embedapp.store.identity import ID_SCHEME, point_id
+from embedapp.store.identity import ID_SCHEME, exact_id, point_id
 
 # Points per engine call: bounds the memory of one write, not its durability.
 UPSERT_BATCH = 256
@@ -37,9 +37,7 @@ class Point:
 
 def under_exact_id(collection: str, point: Point) -> Point:
     """The point under the id its payload gives it (it may hold an id of an older scheme)."""
-    chunk = point.payload.get("chunk")
-    exact = point_id(collection, point.payload["doc_id"], chunk["index"] if chunk else None)
-    return Point(exact, point.vector, point.payload)
+    return Point(exact_id(collection, point.payload), point.vector, point.payload)
 
 
 @dataclass(frozen=True)
@@ -138,8 +136,7 @@ class VectorStore(ABC):
         where: Filter,
         score_threshold: float | None,
     ) -> list[Found]:
-        """The top_k points nearest to the vector among those the filter keeps, none scoring
-        below the threshold."""
+        """The top_k nearest points that the filter keeps, none below the score threshold."""
 
     @abstractmethod
     def close(self) -> None:
@@ -192,14 +189,14 @@ class VectorStore(ABC):
         if self.exists(name):
             ids = [pid for d in doc_ids for pid in (point_id(name, d), point_id(name, d, 0))]
             for f in self.retrieve(name, ids, ["doc_id", "content_hash", "version"]):
-                doc_id, version = f.payload["doc_id"], _version(f.payload)
+                doc_id, version = f.payload["doc_id"], int(f.payload.get("version", 0))
                 if version >= held.get(doc_id, Held(None, -1)).version:  # chunked or not
                     held[doc_id] = Held(f.payload["content_hash"], version)
         graves = name + TOMBSTONES
         if self.exists(graves):
             ids = [point_id(graves, d) for d in doc_ids]
             for f in self.retrieve(graves, ids, ["doc_id", "version"]):
-                doc_id, version = f.payload["doc_id"], _version(f.payload)
+                doc_id, version = f.payload["doc_id"], int(f.payload.get("version", 0))
                 if version > held.get(doc_id, Held(None, -1)).version:
                     held[doc_id] = Held(None, version)
         return held
@@ -268,13 +265,16 @@ class VectorStore(ABC):
         vector: Sequence[float],
         *,
         top_k: int,
-        where: Filter | None = None,
+        where: Filter = ANYTHING,
         score_threshold: float | None = None,
         with_text: bool,
     ) -> list[SearchHit]:
         """The nearest documents' points, best first."""
         if not self.exists(name):
             raise NotFoundError(f"no collection {name!r}")
+        nearest = self.nearest(
+            name, vector, top_k=top_k, where=where, score_threshold=score_threshold
+        )
         return [
             SearchHit(
                 id=p["doc_id"],
@@ -283,15 +283,9 @@ class VectorStore(ABC):
                 metadata=p.get("metadata", {}),
                 chunk=p.get("chunk"),
             )
-            for found in self.nearest(
-                name, vector, top_k=top_k, where=where or Filter(), score_threshold=score_threshold
-            )
+            for found in nearest
             for p in [found.payload]
         ]
-
-
-def _version(payload: Mapping[str, Any]) -> int:
-    return int(payload.get("version", 0))
 
 
 def _reassemble(chunks: Sequence[StoredChunk]) -> str:

@@ -44,6 +44,7 @@ from qdrant_edge import Point as EdgePoint
 from qdrant_edge import Query as EdgeQuery
 
 from embedapp import filters
+from embedapp.store import filtering
 from embedapp.store.base import MAX_DOCUMENT_POINTS, UPSERT_BATCH, Found, Point, VectorStore
 from embedapp.store.identity import collection_record
 from embedapp.store.indexer import IndexBuilds
@@ -60,7 +61,7 @@ INDEX_KIND = {
     "float": PayloadSchemaType.Float,
     "datetime": PayloadSchemaType.Datetime,
 }
-KIT = filters.Kit(
+KIT = filtering.Kit(
     filter=lambda must, should, must_not: Filter(
         must=must or None, should=should or None, must_not=must_not or None
     ),
@@ -265,7 +266,7 @@ class EdgeStore(VectorStore):
         request = QueryRequest(
             limit=top_k,
             query=EdgeQuery.Nearest(list(vector)),
-            filter=where.build(KIT),
+            filter=filtering.build(where, KIT),
             score_threshold=score_threshold,
             with_payload=True,
         )
@@ -275,9 +276,7 @@ class EdgeStore(VectorStore):
         """A payload index for each metadata field the first time a search filters on it."""
         indexed = shard.info().payload_schema
         missing = {
-            f"metadata.{f}": kind
-            for f, kind in where.indexed_fields().items()
-            if f"metadata.{f}" not in indexed
+            key: kind for key, kind in filtering.indexed_fields(where).items() if key not in indexed
         }
         for key, kind in missing.items():
             self._update(name, UpdateOperation.create_field_index(key, INDEX_KIND[kind]))

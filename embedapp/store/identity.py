@@ -23,6 +23,12 @@ def point_id(collection: str, doc_id: str, chunk: int | None = None) -> str:
     return str(uuid.uuid5(POINT_NAMESPACE, key))
 
 
+def exact_id(collection: str, payload: dict[str, Any]) -> str:
+    """The id a stored point's payload gives it (it may sit under an id of an older scheme)."""
+    chunk = payload.get("chunk")
+    return point_id(collection, payload["doc_id"], chunk["index"] if chunk else None)
+
+
 def collection_record(model: str, dimension: int) -> dict[str, Any]:
     """What a new collection records of itself."""
     return {"model": model, "dimension": dimension, "id_scheme": ID_SCHEME}

@@ -12,6 +12,7 @@ from typing import Any
 from qdrant_client import QdrantClient, models
 
 from embedapp import filters
+from embedapp.store import filtering
 from embedapp.store.base import (
     MAX_DOCUMENT_POINTS,
     UPSERT_BATCH,
@@ -39,7 +40,7 @@ def _doc_filter(doc_id: str) -> models.Filter:
     return models.Filter(must=[_equal("doc_id", doc_id)])
 
 
-KIT = filters.Kit(
+KIT = filtering.Kit(
     filter=lambda must, should, must_not: models.Filter(
         must=must or None, should=should or None, must_not=must_not or None
     ),
@@ -185,7 +186,7 @@ class ServerStore(VectorStore):
             name,
             query=list(vector),
             limit=top_k,
-            query_filter=where.build(KIT),
+            query_filter=filtering.build(where, KIT),
             score_threshold=score_threshold,
             with_payload=True,
         ).points

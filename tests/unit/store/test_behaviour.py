@@ -129,7 +129,7 @@ def test_search_ranks_by_cosine_and_filters_on_metadata(store: VectorStore) -> N
             _point("z", [0, 1, 0], lang="en", n=3),
         ],
     )
-    hits = store.search("c", [1, 0, 0], top_k=3, where=None, with_text=True)
+    hits = store.search("c", [1, 0, 0], top_k=3, with_text=True)
     assert [h.id for h in hits] == ["x", "y", "z"]
     assert hits[0].score == pytest.approx(1.0)
     english = store.search("c", [1, 0, 0], top_k=3, where=parse({"lang": "en"}), with_text=False)

@@ -77,7 +77,7 @@ def test_an_index_is_built_aside_and_swapped_in_with_the_writes_made_meanwhile(
     assert info.indexed_vectors_count >= 59  # the copy's points, now in an HNSW index
     assert store.get_document("c", "64").text == "t" and store.count("c", "0") == 0
     assert not (tmp_path / "c" / (SHARD + BUILDING)).exists()
-    hits = store.search("c", [1.0, 0.5, 0.3, *[0.0] * 5], top_k=1, where=None, with_text=False)
+    hits = store.search("c", [1.0, 0.5, 0.3, *[0.0] * 5], top_k=1, with_text=False)
     assert hits[0].id == "30"
 
 
