@@ -182,35 +182,40 @@ class Ingest:
         body: dict[str, Any] = {"documents": documents}
         if self.chunking:
             body["chunking"] = self.chunking
-        # A Ctrl-C between the gateway's 202 and the checkpoint would leave a job that a
-        # re-run does not know of, and sends (and embeds) again: it waits for the record.
-        with _ctrl_c_deferred():
-            self._send(batch, documents, body)
 
-    def _send(self, batch: Batch, documents: list[dict[str, Any]], body: dict[str, Any]) -> None:
-        response = self._post(body)
+        def accepted(response: httpx.Response) -> None:
+            task_id = response.json()["task_id"]
+            self.pending[task_id] = InFlight(batch, documents)
+            self.checkpoint.sent(batch.index, task_id)
+            self.tally.submitted += len(documents)
+
+        response = self._post(body, accepted)
         if response is None:  # every later batch would wait out the same retries
             raise GatewayUnreachable(f"the gateway at {self.client.base_url} does not answer")
         if response.status_code in (401, 403):
             raise Refused(f"the gateway refused the key: {_reason(response)}")
         if response.status_code != 202:
             self._fail(len(documents), f"{batch.where}: {_reason(response)}")
-        else:
-            task_id = response.json()["task_id"]
-            self.pending[task_id] = InFlight(batch, documents)
-            self.checkpoint.sent(batch.index, task_id)
-            self.tally.submitted += len(documents)
         self.on_change(self.tally)
 
-    def _post(self, body: dict[str, Any]) -> httpx.Response | None:
-        """POST a batch; wait out 429s (as told by Retry-After) and retry transient trouble."""
+    def _post(
+        self, body: dict[str, Any], accepted: Callable[[httpx.Response], None]
+    ) -> httpx.Response | None:
+        """POST a batch, `accepted` told of a 202 before anything else happens; wait out 429s
+        (as told by Retry-After) and retry transient trouble."""
         url = f"/v1/collections/{self.collection}/documents"
         attempt, waiting = 0, False
         while True:
-            try:
-                response = self.client.post(url, json=body)
-            except httpx.TransportError:
-                response = None
+            # A Ctrl-C between the gateway's 202 and the checkpoint would leave a job that a
+            # re-run does not know of, and sends (and embeds) again: it waits for the record.
+            # Only the request: the waits between tries stop at once.
+            with _ctrl_c_deferred():
+                try:
+                    response = self.client.post(url, json=body)
+                except httpx.TransportError:
+                    response = None
+                if response is not None and response.status_code == 202:
+                    accepted(response)
             if response is not None and response.status_code == 429:
                 if not waiting:
                     waiting = True

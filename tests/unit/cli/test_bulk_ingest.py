@@ -238,3 +238,18 @@ def test_ctrl_c_while_a_batch_is_sent_still_records_its_job(tmp_path: Path) -> N
         _run(Interrupted(), checkpoint, _records(30))
     # The gateway accepted t0: a re-run must follow it, not send (and embed) it again.
     assert _checkpoint(tmp_path).pending == {"t0": 0}
+
+
+def test_ctrl_c_while_waiting_out_429s_stops_at_once(tmp_path: Path) -> None:
+    gateway = FakeGateway(refuse=3)
+
+    def ctrl_c(_: float) -> None:  # Ctrl-C while the run waits as Retry-After says
+        os.kill(os.getpid(), signal.SIGINT)
+
+    checkpoint = _checkpoint(tmp_path)
+    with (
+        httpx.Client(transport=httpx.MockTransport(gateway), base_url="http://gw") as client,
+        pytest.raises(KeyboardInterrupt),
+    ):
+        Ingest(client, "c", checkpoint, sleep=ctrl_c).run(batches(_records(30), 10))
+    assert gateway.refuse == 2 and gateway.jobs == {}  # no further try after the first wait
