@@ -30,6 +30,10 @@ class Child:
 
 # Restarts wait 1, 2, 4 ... seconds, at most this long.
 BACKOFF_MAX_S = 30.0
+# A part that overstays its stop is sent this first: embedapp's workers print every
+# process's Python stacks on it (embedapp.worker.lifecycle), so the log says what held them.
+STACKS_SIGNAL = signal.SIGUSR2
+STACKS_S = 0.3
 
 
 class Supervisor:
@@ -131,12 +135,24 @@ class Supervisor:
             assert child.process is not None
             child.process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + self.grace_s
+        overstayed = []
         for child in running:
             assert child.process is not None
             try:
                 child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                self.console.print(f"[yellow]{child.name} did not stop in time; killing it[/]")
+                overstayed.append(child)
+        for child in overstayed:
+            self.console.print(
+                f"[yellow]{child.name} did not stop in time; where each of its processes is "
+                "(their Python stacks) follows, then it is killed[/]"
+            )
+            assert child.process is not None
+            # One process at a time: stacks written at once interleave in the shared log.
+            for pid in _members(child.process.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, STACKS_SIGNAL)
+                time.sleep(STACKS_S)
         for child in self.children:
             _signal_group(child, signal.SIGKILL)  # any grandchild left behind
             if child.process:
@@ -149,3 +165,16 @@ def _signal_group(child: Child, sig: signal.Signals) -> None:
         return
     with contextlib.suppress(ProcessLookupError):  # the whole group is already gone
         os.killpg(child.process.pid, sig)
+
+
+def _members(group: int) -> list[int]:
+    """The processes of a process group, its leader first (where /proc lists them; else the
+    leader alone)."""
+    members = [group]
+    with contextlib.suppress(OSError):
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and int(entry) != group:
+                with contextlib.suppress(OSError):
+                    if os.getpgid(int(entry)) == group:
+                        members.append(int(entry))
+    return members

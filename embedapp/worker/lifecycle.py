@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from embedapp.celery_app import celery_app
 from embedapp.messages import ServedModel
 from embedapp.queues import EMBED_QUEUES, INTERACTIVE_QUEUE
 from embedapp.settings import get_settings
+from embedapp.supervise import STACKS_SIGNAL
 from embedapp.worker import metrics as worker_metrics
 
 log = logging.getLogger(__name__)
@@ -65,6 +68,15 @@ def _select_queues(sender: str, options: dict[str, Any], **_: Any) -> None:
             # it. Set before torch is imported: OpenMP reads it as it loads.
             os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         model.preload(get_settings())
+
+
+@signals.worker_init.connect
+@signals.worker_process_init.connect
+def _stacks_on_request(**_: Any) -> None:
+    # What `embedapp serve` sends a worker that overstays its stop (supervise.STACKS_SIGNAL):
+    # each process prints its threads' stacks to the log. To the real stderr: a child's
+    # sys.stderr is Celery's logger proxy, which has no file descriptor.
+    faulthandler.register(STACKS_SIGNAL, file=sys.__stderr__, all_threads=True)
 
 
 @signals.worker_init.connect

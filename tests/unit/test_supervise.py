@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from embedapp.supervise import Child, Supervisor
+from embedapp.supervise import STACKS_SIGNAL, Child, Supervisor
 from tests.procs import survivors
 
 
@@ -69,3 +69,25 @@ def test_a_stop_lets_a_part_finish_the_work_its_children_hold(tmp_path: Path) ->
         time.sleep(0.05)
     supervisor.stop()
     assert done.read_text().split() == ["finished"]
+
+
+def test_a_part_that_overstays_its_stop_is_asked_for_its_stacks_then_killed(
+    tmp_path: Path,
+) -> None:
+    asked, ready = tmp_path / "asked", tmp_path / "ready"
+    # Ignores SIGTERM; answers the stacks signal as a worker's faulthandler does.
+    stuck = (
+        f"trap '' TERM; trap 'echo stacks >> {asked}' {STACKS_SIGNAL.name[3:]}; "
+        f"touch {ready}; while :; do sleep 0.1; done"
+    )
+    supervisor = Supervisor(
+        [Child("stuck", ["sh", "-c", stuck])], console=Console(quiet=True), grace_s=1.0
+    )
+    supervisor.start()
+    deadline = time.monotonic() + 10
+    while not ready.exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    supervisor.stop()
+    assert asked.read_text().split() == ["stacks"]
+    assert supervisor.children[0].process.poll() is not None  # type: ignore[union-attr]
