@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import random
 import signal
@@ -67,9 +68,10 @@ def soak(
     restart_broker_after_s: float | None,
     console: Console,
     broker_node: str | None = None,
+    max_s: float = 300.0,
 ) -> dict[str, Any]:
-    """Ingest while killing embed worker children (and restarting RabbitMQ once, if asked);
-    then compare accepted with stored."""
+    """Ingest while killing embed worker children (and restarting RabbitMQ once, if asked),
+    until all of that happened or `max_s` passed; then compare accepted with stored."""
     collection = f"soak-{int(time.time())}"
     killed: list[int] = []
     restarts: list[float] = []
@@ -95,15 +97,26 @@ def soak(
             )
         )
     started = time.monotonic()
+    states: dict[str, str] = {}
+    sent: set[str] = set()
     with httpx.Client(base_url=url, timeout=300) as client:
         for thread in chaos:
             thread.start()
-        states = ingest_all(client, collection, documents, batch)
+        # Round after round (the same texts under new ids) until every planned kill and
+        # restart has happened: on a fast machine one round can end before the first.
+        for round_ in itertools.count():
+            suffix = f"-r{round_}" if round_ else ""
+            ids = [{**d, "id": f"{d['id']}{suffix}"} for d in documents]
+            states |= ingest_all(client, collection, ids, batch)
+            sent |= {d["id"] for d in ids}
+            chaos_left = any(thread.is_alive() for thread in chaos)
+            if not chaos_left or time.monotonic() - started > max_s:
+                break
         stop.set()
         for thread in chaos:
             thread.join()
         points = client.get(f"/v1/collections/{collection}").json()["points"]
-    accepted = len({d["id"] for d in documents})
+    accepted = len(sent)
     result = {
         "accepted": accepted,
         "stored": points,
@@ -113,6 +126,7 @@ def soak(
         "broker_restarts": len(restarts),
         "failed_jobs": sum(s == "failed" for s in states.values()),
         "jobs": len(states),
+        "documents_sent": len(sent),
         "seconds": time.monotonic() - started,
     }
     title = f"soak: {len(killed)} embed children SIGKILLed, RabbitMQ restarted {len(restarts)}x"
