@@ -18,6 +18,15 @@ def _stop_after(supervisor: Supervisor, seconds: float) -> threading.Timer:
     return timer
 
 
+def _start_until(supervisor: Supervisor, ready: Path) -> None:
+    """Start the parts and wait until one of them has made `ready`."""
+    supervisor.start()
+    deadline = time.monotonic() + 10
+    while not ready.exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
 def test_a_part_that_dies_is_started_again_and_the_others_keep_running(tmp_path: Path) -> None:
     starts, steady = tmp_path / "starts", tmp_path / "steady"
     supervisor = Supervisor(
@@ -62,11 +71,7 @@ def test_a_stop_lets_a_part_finish_the_work_its_children_hold(tmp_path: Path) ->
     supervisor = Supervisor(
         [Child("worker", ["sh", "-c", worker])], console=Console(quiet=True), grace_s=10.0
     )
-    supervisor.start()
-    deadline = time.monotonic() + 10
-    while not ready.exists():
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    _start_until(supervisor, ready)
     supervisor.stop()
     assert done.read_text().split() == ["finished"]
 
@@ -83,11 +88,7 @@ def test_a_part_that_overstays_its_stop_is_asked_for_its_stacks_then_killed(
     supervisor = Supervisor(
         [Child("stuck", ["sh", "-c", stuck])], console=Console(quiet=True), grace_s=1.0
     )
-    supervisor.start()
-    deadline = time.monotonic() + 10
-    while not ready.exists():
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    _start_until(supervisor, ready)
     supervisor.stop()
     assert asked.read_text().split() == ["stacks"]
     assert supervisor.children[0].process.poll() is not None  # type: ignore[union-attr]
