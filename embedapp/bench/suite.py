@@ -24,6 +24,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from embedapp.bench import peers
 from embedapp.bench.inprocess import (
     BATCHER,
     BATCHER_CALLERS,
@@ -32,7 +33,7 @@ from embedapp.bench.inprocess import (
     batcher_in,
     in_process,
 )
-from embedapp.bench.targets import Config, Stack, old_design, one_text_callers
+from embedapp.bench.targets import Config, Stack, callers
 from embedapp.queues import BULK_QUEUE, STORE_QUEUE, queue_stats
 from embedapp.settings import Settings
 
@@ -107,7 +108,36 @@ class Plan:
     old_design_concurrency: int = 16
     callers: int = CALLER_BATCH
     caller_texts: int = 1500
+    # A few callers sending lists, as a batch pipeline would: CALLERS_OF_LISTS × LIST_TEXTS.
+    list_callers: tuple[int, int] = (4, 32)
+    # A Python with infinity-emb (benchmarks/infinity-venv.sh): the same callers against it.
+    peer_python: str | None = None
+    peer_dtypes: tuple[str, ...] = ("float32", "bfloat16")
     quality_documents: int = 1000
+
+
+def caller_kinds(plan: Plan) -> dict[str, tuple[int, int]]:
+    """Each load of concurrent callers, by name: (callers, texts per call)."""
+    lists, per_call = plan.list_callers
+    return {
+        f"{plan.callers} one-text callers": (plan.callers, 1),
+        f"{lists} callers of {per_call} texts": (lists, per_call),
+    }
+
+
+def infinity_rows(plan: Plan, texts: list[str], console: Console) -> list[Row]:
+    """infinity-emb under the same callers as embedapp's /v1/embeddings, in each dtype."""
+    assert plan.peer_python
+    version = peers.infinity_version(plan.peer_python)
+    rows = []
+    for dtype in plan.peer_dtypes:
+        with peers.infinity(plan.peer_python, dtype) as url:
+            for name, (count, per_call) in caller_kinds(plan).items():
+                rate = asyncio.run(callers(url, "/embeddings", texts, count, per_call=per_call))
+                config = {"dtype": dtype, "callers": count, "per_call": per_call}
+                rows.append(Row(f"infinity-emb {version} {dtype}, {name}", "peer", rate, config))
+                console.print(f"infinity {dtype}, {name}: {rate:.0f} docs/s")
+    return rows
 
 
 def run(plan: Plan, workdir: Path, console: Console) -> dict[str, Any]:
@@ -126,11 +156,9 @@ def run(plan: Plan, workdir: Path, console: Console) -> dict[str, Any]:
         for name, rate in in_process(texts, console, precisions=precisions).items()
     ]
 
-    with old_design(plan.old_design_workers, plan.old_design_tasks, 64) as url:
+    with peers.old_design(plan.old_design_workers, plan.old_design_tasks, 64) as url:
         rate = asyncio.run(
-            one_text_callers(
-                url, "/embed", texts[: plan.old_design_documents], plan.old_design_concurrency
-            )
+            callers(url, "/embed", texts[: plan.old_design_documents], plan.old_design_concurrency)
         )
     rows.append(
         Row(
@@ -142,6 +170,8 @@ def run(plan: Plan, workdir: Path, console: Console) -> dict[str, Any]:
         )
     )  # fmt: skip
     console.print(f"old design: {rate:.0f} docs/s")
+    if plan.peer_python:
+        rows += infinity_rows(plan, texts[: plan.caller_texts], console)
 
     default = Config()
     sweep = [
@@ -159,10 +189,11 @@ def run(plan: Plan, workdir: Path, console: Console) -> dict[str, Any]:
                             asdict(config), {"child_rss_mib": rss}, spent))  # fmt: skip
             console.print(f"  {rate:.0f} docs/s, embed child peak RSS {rss:.0f} MiB")
             if config == default:
-                rate = stack.callers(texts[: plan.caller_texts], plan.callers)
-                rows.append(Row(f"{plan.callers} concurrent one-text /v1/embeddings callers",
-                                "callers", rate, asdict(config)))  # fmt: skip
-                console.print(f"  {plan.callers} callers: {rate:.0f} docs/s")
+                for name, (count, per_call) in caller_kinds(plan).items():
+                    rate = stack.callers(texts[: plan.caller_texts], count, per_call)
+                    rows.append(Row(f"embedapp /v1/embeddings, {name}", "callers", rate,
+                                    asdict(config)))  # fmt: skip
+                    console.print(f"  {name}: {rate:.0f} docs/s")
 
     sample = texts[: plan.quality_documents]
     figures = quality(list(plan.backends), sample, plan.queries, console)
@@ -203,12 +234,19 @@ def report(rows: list[Row], plan: Plan, console: Console) -> dict[str, Any]:
             ratios[f"end_to_end_{backend}_{dtype} / batcher_{dtype}"] = (
                 e2e(backend, dtype) / by_name[batcher_in(dtype)].docs_per_s
             )
-    callers = next((row.docs_per_s for row in rows if row.kind == "callers"), None)
-    if callers is not None:
-        ratios[f"{plan.callers}_callers / encode_bs32"] = callers / encode
+    one_text = f"{plan.callers} one-text callers"
+    ours = {row.name.removeprefix("embedapp /v1/embeddings, "): row.docs_per_s
+            for row in rows if row.kind == "callers"}  # fmt: skip
+    if one_text in ours:
+        ratios[f"{plan.callers}_callers / encode_bs32"] = ours[one_text] / encode
         ratios[f"{plan.callers}_callers / batcher_{CALLER_BATCH}_per_call"] = (
-            callers / by_name[BATCHER_CALLERS].docs_per_s
+            ours[one_text] / by_name[BATCHER_CALLERS].docs_per_s
         )
+    # embedapp ÷ infinity-emb, load by load, against infinity's faster dtype on that load.
+    for load, rate in ours.items():
+        theirs = [row.docs_per_s for row in rows if row.kind == "peer" and row.name.endswith(load)]
+        if theirs:
+            ratios[f"embedapp / infinity, {load}"] = rate / max(theirs)
 
     table = Table(title=f"embedapp bench: {len(plan.documents)} documents, {os.cpu_count()} cores")
     for column in ("way", "docs/s", "× encode(32)", "× old design", "quality vs fp32", "child RSS"):
@@ -265,7 +303,7 @@ def write(result: dict[str, Any], out: Path) -> tuple[Path, Path]:
     json_path.write_text(json.dumps(result, indent=2))
     rows = result["rows"]
     colors = {"in-process": "#888888", "old-design": "#d62728", "end-to-end": "#1f77b4",
-              "callers": "#2ca02c"}  # fmt: skip
+              "callers": "#2ca02c", "peer": "#ff7f0e"}  # fmt: skip
     figure, axes = plt.subplots(figsize=(10, 0.45 * len(rows) + 1.5))
     axes.barh(
         [row["name"] for row in rows],

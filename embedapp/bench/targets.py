@@ -1,18 +1,12 @@
 """What `embedapp bench` measures: private embedapp stacks, one per worker configuration,
-the older design's server, and one-text callers; with the memory of the embed children."""
+and concurrent callers; with the memory of the embed children."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,10 +15,9 @@ from rich.console import Console
 
 from embedapp.bench import cpu
 from embedapp.bench.inprocess import ingest_all
+from embedapp.bench.peers import READY_TIMEOUT_S, free_port
 from embedapp.settings import Settings
 from embedapp.supervise import Child, Supervisor
-
-READY_TIMEOUT_S = 300
 
 
 @dataclass(frozen=True)
@@ -54,12 +47,6 @@ class Config:
             "EMBEDAPP_DTYPE": self.dtype,
             "EMBEDAPP_CPU_MATMUL": self.cpu_matmul,
         }
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _rss_mib(pid: int) -> float:
@@ -103,7 +90,7 @@ class Stack:
         self.config = config
         slug = config.label.replace(" ", "_")
         self.log = workdir / f"{slug}.log"
-        port = _free_port()
+        port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         env = {
             **config.env(),
@@ -183,13 +170,19 @@ class Stack:
         per_document = {part: 1000 * s / len(documents) for part, s in spent.items()}
         return len(documents) / elapsed, rss.peak, per_document
 
-    def callers(self, texts: list[str], concurrency: int) -> float:
-        """docs/s of `concurrency` clients each sending one text per /v1/embeddings call."""
-        return asyncio.run(one_text_callers(self.url, "/v1/embeddings", texts, concurrency))
+    def callers(self, texts: list[str], concurrency: int, per_call: int = 1) -> float:
+        """docs/s of `concurrency` clients each sending `per_call` texts per /v1/embeddings
+        call."""
+        return asyncio.run(
+            callers(self.url, "/v1/embeddings", texts, concurrency, per_call=per_call)
+        )
 
 
-async def one_text_callers(url: str, path: str, texts: list[str], concurrency: int) -> float:
-    """docs/s of `concurrency` clients each sending one text per call to `path`.
+async def callers(
+    url: str, path: str, texts: list[str], concurrency: int, *, per_call: int = 1
+) -> float:
+    """docs/s of `concurrency` clients, each sending `per_call` texts per call to `path`
+    (`/embed` of the old design takes one; the OpenAI-style routes take a list).
 
     The callers share the cores with what they measure, so they use aiohttp: about 0.25 ms
     of CPU per request where httpx's AsyncClient took 6 ms at 64 connections, a third of
@@ -198,11 +191,11 @@ async def one_text_callers(url: str, path: str, texts: list[str], concurrency: i
     import aiohttp  # the bench extra
 
     model = Settings().model_id
-    pending = iter(texts)
+    calls = iter([texts[i : i + per_call] for i in range(0, len(texts), per_call)])
 
     async def caller(session: aiohttp.ClientSession) -> None:
-        for text in pending:
-            body = {"model": model, "input": text} if path == "/v1/embeddings" else {"text": text}
+        for batch in calls:
+            body = {"text": batch[0]} if path == "/embed" else {"model": model, "input": batch}
             while True:
                 async with session.post(path, json=body) as response:
                     await response.read()
@@ -217,39 +210,3 @@ async def one_text_callers(url: str, path: str, texts: list[str], concurrency: i
         started = time.monotonic()
         await asyncio.gather(*(caller(session) for _ in range(concurrency)))
         return len(texts) / (time.monotonic() - started)
-
-
-@contextmanager
-def old_design(workers: int, tasks: int, queue: int) -> Iterator[str]:
-    """embedapp.bench.old_design under uvicorn, the way it was run; its URL."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "OLD_DESIGN_TASKS": str(tasks),
-        "OLD_DESIGN_QUEUE": str(queue),
-        "OLD_DESIGN_THREADS": str(max(1, len(os.sched_getaffinity(0)) // workers)),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "embedapp.bench.old_design:app",
-         "--workers", str(workers), "--port", str(port), "--log-level", "warning"],
-        env=env,
-        start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while True:
-            assert process.poll() is None, "the old design's server exited"
-            try:
-                # Every worker process must have its model loaded: warm each a few times.
-                for _ in range(4 * workers):
-                    httpx.post(f"{url}/embed", json={"text": "warm up"}, timeout=60)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
-        yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=60)

@@ -76,11 +76,20 @@ def suite(
     out: Annotated[
         Path, typer.Option(help="Where result.json and result.png go.", metavar="FOLDER")
     ] = Path("bench-results"),
+    peer_python: Annotated[
+        str | None,
+        typer.Option(
+            help="A Python with infinity-emb (bash benchmarks/infinity-venv.sh builds one): "
+            "the same callers against it, in float32 and bfloat16.",
+            metavar="PYTHON",
+        ),
+    ] = None,
 ) -> None:
     """The whole speed benchmark (run it on an otherwise idle machine, nothing else consuming
     the embed queues: it starts embedapp stacks of its own, one after another)."""
     if context.invoked_subcommand is not None:
         return
+    from embedapp.bench import peers as bench_peers
     from embedapp.bench import suite as bench_suite
     from embedapp.bench.corpus import generate
 
@@ -104,9 +113,12 @@ def suite(
         prefetches=_numbers(prefetch),
         token_budgets=_numbers(max_batch_tokens),
         backends=tuple(_backend(b.strip()) for b in backends.split(",") if b.strip()),
+        peer_python=peer_python,
     )
     wide = Console(width=max(Console().width, 150))
     try:
+        if peer_python:  # before minutes of measuring
+            bench_peers.infinity_version(peer_python)
         result = bench_suite.run(plan, out / "runs", wide)
     except RuntimeError as exc:
         console.print(f"[red]error:[/] {exc}")

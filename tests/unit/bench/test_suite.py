@@ -28,7 +28,11 @@ def test_ratios_table_json_and_chart(tmp_path: Path) -> None:
         Row("old design", "old-design", 50.0),
         Row(f"embedapp end to end, {Config().label}", "end-to-end", 130.0, asdict(Config()),
             {"child_rss_mib": 600}),
-        Row("64 concurrent one-text /v1/embeddings callers", "callers", 80.0, asdict(Config())),
+        Row("embedapp /v1/embeddings, 64 one-text callers", "callers", 80.0, asdict(Config())),
+        Row("embedapp /v1/embeddings, 4 callers of 32 texts", "callers", 120.0, asdict(Config())),
+        Row("infinity-emb 0.0.78 float32, 64 one-text callers", "peer", 40.0),
+        Row("infinity-emb 0.0.78 bfloat16, 64 one-text callers", "peer", 32.0),
+        Row("infinity-emb 0.0.78 float32, 4 callers of 32 texts", "peer", 30.0),
         Row(f"embedapp end to end, {auto.label}", "end-to-end", 360.0, asdict(auto), {},
             {"bulk worker": 4.5, "store worker": 0.5, "gateway": 0.25, "rabbitmq": 0.25}),
         Row(f"embedapp end to end, {bf16.label}", "end-to-end", 390.0, asdict(bf16)),
@@ -50,6 +54,8 @@ def test_ratios_table_json_and_chart(tmp_path: Path) -> None:
         "end_to_end_onnx-int8_float32 / old_design": 5.2,
         "64_callers / encode_bs32": 0.8,
         "64_callers / batcher_64_per_call": 0.8,
+        "embedapp / infinity, 64 one-text callers": 2.0,
+        "embedapp / infinity, 4 callers of 32 texts": 4.0,
     }
     printed = console.export_text()
     assert "cos 0.9910/0.9700 r@10 0.960" in printed and "600 MiB" in printed
