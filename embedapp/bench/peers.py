@@ -107,5 +107,7 @@ def infinity(python: str, dtype: str) -> Iterator[str]:
             "--served-model-name", settings.model_id, "--engine", "torch", "--device", "cpu",
             "--dtype", dtype, "--no-bettertransformer", "--host", "127.0.0.1",
             "--port", str(port), "--log-level", "warning"]  # fmt: skip
-    with _server("infinity-emb", argv, {"HF_HUB_OFFLINE": "1"}, url, warm):
+    # Its usage statistics off: without a network they only retry in the background.
+    env = {"HF_HUB_OFFLINE": "1", "INFINITY_ANONYMOUS_USAGE_STATS": "0", "DO_NOT_TRACK": "1"}
+    with _server("infinity-emb", argv, env, url, warm):
         yield url
