@@ -7,12 +7,24 @@ Queue and task names, and the queues' declarations, live in `embedapp.queues`.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 from embedapp import queues
 
 if TYPE_CHECKING:
     from embedapp.settings import Settings
+
+
+def _embed_route(
+    settings: Settings,
+    name: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    options: dict[str, Any],
+    **_: Any,
+) -> dict[str, str] | None:
+    return queues.route(settings, name, args, kwargs)
 
 
 def build(settings: Settings) -> dict[str, Any]:
@@ -73,12 +85,12 @@ def build(settings: Settings) -> dict[str, Any]:
         "task_default_exchange": queues.exchange(settings).name,
         "task_default_exchange_type": queues.exchange(settings).type,
         "task_default_routing_key": queues.BULK_QUEUE,
-        # The one place that decides a task's queue: senders name only the task.
-        "task_routes": {
-            queues.EMBED_DOCUMENTS: {"queue": queues.BULK_QUEUE},
-            queues.EMBED_TEXTS: {"queue": queues.INTERACTIVE_QUEUE},
-            queues.STORE_TASKS: {"queue": queues.STORE_QUEUE},
-        },
+        # The one place that decides a task's queue: senders name only the task. An embed
+        # task goes to its model's lane (the model is in its message), the rest by name.
+        "task_routes": (
+            functools.partial(_embed_route, settings),
+            {queues.STORE_TASKS: {"queue": queues.STORE_QUEUE}},
+        ),
         "include": ["embedapp.worker.embed", "embedapp.worker.store"],
         "worker_hijack_root_logger": True,
     }

@@ -97,6 +97,8 @@ class EmbeddedJob(BaseModel):
     collection: str
     model: str
     precision: str = "float32"  # what the vectors were computed in (older messages: float32)
+    fingerprint: str = ""  # of the model's files (older messages: not known)
+    normalized: bool = True
     version: int = 0
     dimension: int
     chunking: Chunking | None
@@ -114,6 +116,7 @@ class EmbeddedTexts(BaseModel):
 
     model: str
     max_tokens: int  # the model's window; longer texts were cut to it
+    fingerprint: str = ""  # of the model's files
     token_counts: list[int]  # untruncated, special tokens included
     vectors_b64: list[str]  # last: Flower's short result repr stops before it
 
@@ -146,6 +149,7 @@ class ServedModel(BaseModel):
     max_tokens: int  # the window, special tokens included
     max_content_tokens: int  # what is left of it for a text
     precision: str = "float32"  # of the child that recorded it last
+    fingerprint: str = ""  # of the model's files
 
     @staticmethod
     def key(model_id: str) -> str:

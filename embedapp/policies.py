@@ -15,7 +15,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from embedapp.queues import BULK_QUEUE, INTERACTIVE_QUEUE, STORE_QUEUE
+from embedapp.queues import STORE_QUEUE, embed_queues
 from embedapp.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -34,10 +34,12 @@ def bounds(settings: Settings) -> dict[str, int]:
     """Each bounded queue's bound. The store queue is bounded by admission instead: the
     gateway answers 429 while it holds EMBEDAPP_STORE_QUEUE_MAX_LENGTH jobs (a publish the
     embed task makes cannot be refused without failing work already done)."""
-    return {
-        BULK_QUEUE: settings.queue_max_length,
-        INTERACTIVE_QUEUE: settings.interactive_queue_max_length,
-    }
+    found = {}
+    for spec in settings.served_models:
+        lanes = embed_queues(settings, spec.name)
+        found[lanes.bulk] = settings.queue_max_length
+        found[lanes.interactive] = settings.interactive_queue_max_length
+    return found
 
 
 def definitions(settings: Settings) -> dict[str, dict[str, Any]]:
@@ -79,7 +81,8 @@ def apply(settings: Settings) -> dict[str, dict[str, Any]]:
                     "apply-to": "queues",
                     "priority": PRIORITY,
                 }
-                client.put(f"/policies/{vhost}/{PREFIX}{queue}", json=body).raise_for_status()
+                policy = quote(PREFIX + queue, safe="")
+                client.put(f"/policies/{vhost}/{policy}", json=body).raise_for_status()
     except httpx.HTTPError as exc:
         raise PolicyError(f"RabbitMQ's management API: {exc}") from exc
     return wanted

@@ -8,14 +8,17 @@ here once, because RabbitMQ refuses a declare whose arguments differ from the qu
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from kombu import Connection, Exchange, Queue
 from kombu.exceptions import OperationalError
 
 if TYPE_CHECKING:
-    from embedapp.settings import Settings
+    from embedapp.settings import ModelSpec, Settings
 
+# The default model's embed queues; every other served model has its own, named after it
+# (embed_queues). The default keeps the plain names, so that an upgrade finds the jobs
+# already queued and deployments that watch these queues keep working.
 INTERACTIVE_QUEUE = "embed.interactive"
 BULK_QUEUE = "embed.bulk"
 STORE_QUEUE = "store"
@@ -33,6 +36,7 @@ STORE_TASKS = "embedapp.store.*"
 UPSERT = "embedapp.store.upsert"
 GET_DOCUMENT = "embedapp.store.get_document"
 COLLECTION_INFO = "embedapp.store.collection_info"
+CREATE_COLLECTION = "embedapp.store.create_collection"
 LIST_COLLECTIONS = "embedapp.store.list_collections"
 DELETE_DOCUMENT = "embedapp.store.delete_document"
 DELETE_COLLECTION = "embedapp.store.delete_collection"
@@ -51,6 +55,49 @@ def exchange(settings: Settings) -> Exchange:
     return Exchange("embedapp", type="direct", durable=True)
 
 
+class Lanes(NamedTuple):
+    """One model's embed queues."""
+
+    interactive: str
+    bulk: str
+
+
+def embed_queues(settings: Settings, model: str) -> Lanes:
+    """The queues of the served model named `model` (KeyError if it is not served)."""
+    specs = {spec.name: spec for spec in settings.served_models}
+    spec = specs[model]
+    if spec == settings.served_models[0]:
+        return Lanes(INTERACTIVE_QUEUE, BULK_QUEUE)
+    return Lanes(f"{INTERACTIVE_QUEUE}.{spec.slug}", f"{BULK_QUEUE}.{spec.slug}")
+
+
+def model_of(settings: Settings, queue: str) -> ModelSpec | None:
+    """The served model whose embed queue this is; None for another queue."""
+    for spec in settings.served_models:
+        if queue in embed_queues(settings, spec.name):
+            return spec
+    return None
+
+
+def route(
+    settings: Settings, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> dict[str, str] | None:
+    """The queue of an embed task: its model's lane (the model travels in the message). A
+    model no longer served goes to the default's queue, whose worker fails the job and says
+    which model it asked for (the gateway refuses such requests before they are sent)."""
+    if name == EMBED_DOCUMENTS:
+        model, lane = args[0]["model"], "bulk"
+    elif name == EMBED_TEXTS:
+        model, lane = kwargs["model_id"], "interactive"
+    else:
+        return None
+    try:
+        lanes = embed_queues(settings, model)
+    except KeyError:
+        lanes = embed_queues(settings, settings.model_id)
+    return {"queue": getattr(lanes, lane)}
+
+
 def _kind(settings: Settings) -> dict[str, str]:
     # Quorum queues are replicated over a RabbitMQ cluster's nodes: one node lost, none lost.
     return {"x-queue-type": "quorum"} if settings.queue_type == "quorum" else {}
@@ -63,11 +110,16 @@ def task_queues(settings: Settings) -> list[Queue]:
     to = exchange(settings)
     kind = _kind(settings)
     dead = {**kind, "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE.name}
+    declared = []
+    for spec in settings.served_models:
+        lanes = embed_queues(settings, spec.name)
+        declared += [
+            Queue(lanes.interactive, to, routing_key=lanes.interactive, durable=True,
+                  queue_arguments=kind),
+            Queue(lanes.bulk, to, routing_key=lanes.bulk, durable=True, queue_arguments=dead),
+        ]  # fmt: skip
     return [
-        Queue(
-            INTERACTIVE_QUEUE, to, routing_key=INTERACTIVE_QUEUE, durable=True, queue_arguments=kind
-        ),
-        Queue(BULK_QUEUE, to, routing_key=BULK_QUEUE, durable=True, queue_arguments=dead),
+        *declared,
         Queue(STORE_QUEUE, to, routing_key=STORE_QUEUE, durable=True, queue_arguments=dead),
     ]
 

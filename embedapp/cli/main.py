@@ -20,8 +20,8 @@ from embedapp.cli.keys import keys_app
 from embedapp.cli.preflight import check_management_api
 from embedapp.cli.store import store_app
 from embedapp.cli.support import CELERY, console, load_settings, settings_or_exit
-from embedapp.queues import BULK_QUEUE, INTERACTIVE_QUEUE, STORE_QUEUE
-from embedapp.settings import Settings
+from embedapp.queues import STORE_QUEUE, embed_queues
+from embedapp.settings import ModelSpec, Settings
 from embedapp.supervise import Child, Supervisor
 
 app = typer.Typer(rich_markup_mode=None, help=__doc__, no_args_is_help=True, add_completion=False)
@@ -104,12 +104,19 @@ class Lane(StrEnum):
     interactive = "interactive"
 
 
-LANE_QUEUES = {Lane.all: None, Lane.bulk: BULK_QUEUE, Lane.interactive: INTERACTIVE_QUEUE}
-
-
-def _embed_worker_argv(settings: Settings, lane: Lane, concurrency: int | None) -> list[str]:
+def _embed_worker_argv(
+    settings: Settings, lane: Lane, concurrency: int | None, model: ModelSpec | None = None
+) -> list[str]:
+    """A worker for one model's lane (both lanes: `all`); the default model's without one."""
+    model = model or settings.served_models[0]
+    lanes = embed_queues(settings, model.name)
+    selected = {Lane.all: lanes, Lane.bulk: [lanes.bulk], Lane.interactive: [lanes.interactive]}
     name = "embed" if lane is Lane.all else lane.value
-    return _worker_argv(settings, queues=LANE_QUEUES[lane], name=name, concurrency=concurrency)
+    if model != settings.served_models[0]:
+        name = f"{name}-{model.slug}"
+    return _worker_argv(
+        settings, queues=",".join(selected[lane]), name=name, concurrency=concurrency
+    )
 
 
 @app.command()
@@ -122,12 +129,24 @@ def worker(
             "and /v1/embeddings fast while bulk ingest runs."
         ),
     ] = Lane.all,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="Which of EMBEDAPP_MODELS this worker serves (default: the first).",
+            metavar="NAME",
+        ),
+    ] = None,
 ) -> None:
-    """Run an embed worker, one model per prefork child."""
+    """Run an embed worker for one model, loaded once per prefork child."""
     settings = settings_or_exit()
+    spec = settings.served(model) if model else None
+    if model and spec is None:
+        served = ", ".join(s.name for s in settings.served_models)
+        console.print(f"[red]error:[/] --model {model}: not in EMBEDAPP_MODELS ({served})")
+        raise typer.Exit(code=2)
     from embedapp.celery_app import celery_app
 
-    celery_app.worker_main(_embed_worker_argv(settings, lane, concurrency))
+    celery_app.worker_main(_embed_worker_argv(settings, lane, concurrency, spec))
 
 
 @app.command("store-worker")
@@ -176,14 +195,21 @@ def serve(concurrency: Concurrency = None) -> None:
     """Run gateway, embed worker, store worker and Flower together; Ctrl-C stops them all."""
     settings = settings_or_exit()
     workers = [
-        ("store worker", _worker_argv(settings, queues=STORE_QUEUE, name="store", concurrency=1)),
-        # Bulk and interactive lanes in workers of their own: a search never waits for a
-        # child busy with a bulk batch.
-        ("bulk embed worker", _embed_worker_argv(settings, Lane.bulk, concurrency)),
-        # Both with a single-threaded child per core by default (less CPU per text than one
-        # child with every core's threads); the gateway runs a micro-batch per child.
-        ("interactive embed worker", _embed_worker_argv(settings, Lane.interactive, concurrency)),
+        ("store worker", _worker_argv(settings, queues=STORE_QUEUE, name="store", concurrency=1))
     ]
+    for spec in settings.served_models:
+        # Bulk and interactive lanes in workers of their own: a search never waits for a
+        # child busy with a bulk batch. Both with a single-threaded child per core by
+        # default (less CPU per text than one child with every core's threads); the gateway
+        # runs a micro-batch per child. Each served model has its own pair.
+        of = "" if spec == settings.served_models[0] else f" ({spec.name})"
+        workers += [
+            (f"bulk embed worker{of}", _embed_worker_argv(settings, Lane.bulk, concurrency, spec)),
+            (
+                f"interactive embed worker{of}",
+                _embed_worker_argv(settings, Lane.interactive, concurrency, spec),
+            ),
+        ]
     management = check_management_api(settings)
     if management:  # Flower without queue depths is still worth running
         console.print(f"[yellow]warning:[/] {management}")
@@ -192,7 +218,7 @@ def serve(concurrency: Concurrency = None) -> None:
         Child(
             name,
             [*CELERY, *argv],
-            # Three workers on one host: a metrics port each.
+            # Several workers on one host: a metrics port each.
             env={"EMBEDAPP_WORKER_METRICS_PORT": str(base + offset if base else 0)},
         )
         for offset, (name, argv) in enumerate(workers)
@@ -208,7 +234,7 @@ def serve(concurrency: Concurrency = None) -> None:
     console.print(
         f"embedapp: gateway http://{settings.gateway_host}:{settings.gateway_port}  "
         f"flower http://127.0.0.1:{settings.flower_port} ({flower_login(settings)})  "
-        f"worker metrics {f'ports {base}-{base + 2}' if base else 'off'}",
+        f"worker metrics {f'ports {base}-{base + len(workers) - 1}' if base else 'off'}",
         soft_wrap=True,
     )
     raise typer.Exit(code=Supervisor(children, console=console).run())

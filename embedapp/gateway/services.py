@@ -50,6 +50,7 @@ MODEL_CHECK_TIMEOUT_S = 2.0
 class EmbedOptions(NamedTuple):
     """What callers must share to share a micro-batch."""
 
+    model: str
     dimensions: int | None
     normalize: bool
 
@@ -68,7 +69,7 @@ class Services:
     probe_threads: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(2))
     _collection_models: dict[str, tuple[str | None, float]] = field(default_factory=dict)
     _batcher: MicroBatcher[EmbedOptions] = field(init=False)
-    _served: ServedModel | None = None
+    _served: dict[str, ServedModel] = field(default_factory=dict)
     publisher: Publisher = field(init=False)
 
     def __post_init__(self) -> None:
@@ -121,8 +122,21 @@ class Services:
             raise result
         raise EmbedappError(f"task {signature.task} failed (task {task_id})")
 
-    async def check_collection_model(self, collection: str) -> None:
-        """409 if the collection holds another model's vectors (as far as we can tell fast)."""
+    def model_named(self, name: str | None) -> str:
+        """The served model a request names (its full name; None: the default); 404 if it
+        is not served."""
+        if name is None:
+            return self.settings.model_id
+        spec = self.settings.served(name)
+        if spec is None:
+            served = ", ".join(repr(s.name) for s in self.settings.served_models)
+            raise NotFoundError(f"model {name!r} is not served here; this service serves {served}")
+        return spec.name
+
+    async def collection_model(self, collection: str) -> str:
+        """The model a collection's ingests and searches go to: the one its vectors came from
+        (as far as we can tell fast), the default for a new collection; 409 if that model is
+        not served."""
         model, checked = self._collection_models.get(collection, (None, 0.0))
         if time.monotonic() - checked > MODEL_CACHE_S:
             try:
@@ -132,15 +146,32 @@ class Services:
                 )
                 model = info["model"]
             except BrokerUnavailableError:
-                raise  # the ingest's own publish would wait for the same broker in vain
-            except (NotFoundError, GatewayTimeoutError, UnavailableError):
-                return  # nothing to compare with (yet): store.upsert still guards
+                raise  # the request's own publish would wait for the same broker in vain
+            except NotFoundError:
+                return self.settings.model_id  # a new collection
+            except (GatewayTimeoutError, UnavailableError) as exc:
+                if len(self.settings.served_models) == 1:
+                    return self.settings.model_id  # the store still guards every write
+                raise UnavailableError(
+                    f"the store did not say which model collection {collection!r} holds "
+                    f"within {MODEL_CHECK_TIMEOUT_S:g} s (it is busy, or down); retry later",
+                    headers={"Retry-After": str(self.settings.retry_after_s)},
+                ) from exc
             self._collection_models[collection] = (model, time.monotonic())
-        if model is not None and model != self.settings.model_id:
+        if model is None:
+            return self.settings.model_id
+        if self.settings.served(model) is None:
+            served = ", ".join(repr(s.name) for s in self.settings.served_models)
             raise ConflictError(
-                f"collection {collection!r} holds vectors of model {model!r}; this service "
-                f"embeds with {self.settings.model_id!r}. Use another collection, or delete it."
+                f"collection {collection!r} holds vectors of model {model!r}, which this "
+                f"service does not serve ({served}): add it to EMBEDAPP_MODELS, or migrate "
+                "the collection"
             )
+        return model
+
+    def remember_collection(self, collection: str, model: str) -> None:
+        """The collection holds (or will hold) this model's vectors."""
+        self._collection_models[collection] = (model, time.monotonic())
 
     def forget_collection(self, collection: str) -> None:
         """Drop what we know of a collection (it was deleted)."""
@@ -149,19 +180,19 @@ class Services:
     async def submit_ingest(
         self,
         collection: str,
+        model: str,
         documents: list[DocumentIn],
         chunking: Chunking | None,
         points: list[int],
     ) -> str:
-        """Queue embed_documents → store.upsert, as one job or several (each document may
-        become up to `points` points); the id to follow it by."""
+        """Queue embed_documents (on `model`'s lane) → store.upsert, as one job or several
+        (each document may become up to `points` points); the id to follow it by."""
         await self.publisher.check_store_backlog()
-        await self.check_collection_model(collection)
         # One version for the request: its documents' ids are unique.
         version = await self.clock.stamp()
         bounds = job_bounds(points, self.settings)
         if len(bounds) <= 2:
-            job = self._job(collection, documents, chunking, version, str(uuid.uuid4()))
+            job = self._job(collection, model, documents, chunking, version, str(uuid.uuid4()))
             return await self._submit_job(job)
         job_id, part_ids = str(uuid.uuid4()), [str(uuid.uuid4()) for _ in bounds[1:]]
         info = {"collection": collection, "total": len(documents), "parts": part_ids}
@@ -169,7 +200,8 @@ class Services:
         for index, part_id in enumerate(part_ids):
             part = documents[bounds[index] : bounds[index + 1]]
             try:
-                await self._submit_job(self._job(collection, part, chunking, version, part_id))
+                job = self._job(collection, model, part, chunking, version, part_id)
+                await self._submit_job(job)
             except EmbedappError as exc:
                 await self.results.forget(job_id)
                 if index == 0:
@@ -184,15 +216,19 @@ class Services:
                 ) from exc
         return job_id
 
-    async def served_model(self) -> ServedModel | None:
-        """The served model's window and dimension, as its workers recorded them."""
-        if self._served is None:
-            self._served = await self.results.served_model(self.settings.model_id)
-        return self._served
+    async def served_model(self, model: str) -> ServedModel | None:
+        """A served model's window, dimension and files, as its workers recorded them."""
+        if model not in self._served:
+            found = await self.results.served_model(model)
+            if found is None:
+                return None
+            self._served[model] = found
+        return self._served[model]
 
     def _job(
         self,
         collection: str,
+        model: str,
         documents: list[DocumentIn],
         chunking: Chunking | None,
         version: int,
@@ -201,7 +237,7 @@ class Services:
         return IngestJob(
             job_id=job_id,
             collection=collection,
-            model=self.settings.model_id,
+            model=model,
             version=version,
             documents=documents,
             chunking=chunking,
@@ -225,7 +261,7 @@ class Services:
             queues.EMBED_TEXTS,
             texts,
             argsrepr=f"({len(texts)} texts)",
-            model_id=self.settings.model_id,
+            model_id=options.model,
             dimensions=options.dimensions,
             normalize=options.normalize,
         )
@@ -236,18 +272,21 @@ class Services:
         texts: list[str],
         *,
         field: str,
+        model: str | None = None,
         truncate: bool = True,
         dimensions: int | None = None,
         normalize: bool = True,
     ) -> EmbeddedTexts:
-        """Vectors for a few texts, micro-batched with concurrent callers; `field` names
-        them in a 413 (too many, or too long).
+        """Vectors for a few texts from a served model (None: the default), micro-batched
+        with concurrent callers of that model; `field` names them in a 413 (too many, or
+        too long).
 
         `truncate=False`: a text past the model's window is the caller's 422 (TEI's rule),
         decided here so that it never fails the callers it shared a batch with.
         """
         check_texts(texts, self.settings, field)
-        result = await self._batcher.embed(texts, EmbedOptions(dimensions, normalize))
+        options = EmbedOptions(model or self.settings.model_id, dimensions, normalize)
+        result = await self._batcher.embed(texts, options)
         if not truncate and result.truncated:
             first = result.truncated[0]
             raise InvalidRequestError(

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from embedapp.model import packed_linear, precision
+from embedapp.model import files, packed_linear, precision
 from embedapp.settings import Settings
 
 if TYPE_CHECKING:
@@ -103,15 +103,6 @@ def _quantization_config(target: str) -> QuantizationConfig:
     )
 
 
-def _local_files(source: str) -> Path:
-    """The model's folder: a local path as given, a hub name from the local hub cache."""
-    if os.path.isdir(source):
-        return Path(source)
-    from huggingface_hub import snapshot_download
-
-    return Path(snapshot_download(source))
-
-
 def onnx_cache(settings: Settings) -> Path:
     """Where this model's ONNX files live: next to the data, one folder per model source."""
     source = settings.model_source
@@ -147,7 +138,7 @@ def load_onnx(settings: Settings, *, threads: int | None) -> SentenceTransformer
             log.info("exporting %s to ONNX in %s (once)", settings.model_id, folder)
             staging = folder.with_name(folder.name + ".partial")
             shutil.rmtree(staging, ignore_errors=True)
-            shutil.copytree(_local_files(settings.model_source), staging)
+            shutil.copytree(files.local_files(settings.model_source), staging)
             exported = SentenceTransformer(str(staging), backend="onnx", device="cpu")
             exported.save_pretrained(str(staging))
             os.replace(staging, folder)  # only a complete export is ever found

@@ -81,6 +81,8 @@ class Embedder:
     precision: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext
     # Recorded with every vector: float32, bfloat16, float16, or int8 (ONNX, quantized).
     precision_name: str = "float32"
+    # Of the model's files (embedapp.model.files), also recorded with every vector.
+    fingerprint: str = ""
     on_batch: BatchObserver | None = None
 
     @property
@@ -159,7 +161,7 @@ def load_embedder(settings: Settings, *, threads: int | None = None) -> Embedder
     import torch
     import transformers
 
-    from embedapp.model import backends, precision
+    from embedapp.model import backends, files, precision
 
     transformers.utils.logging.disable_progress_bar()  # a tqdm bar per child floods worker logs
 
@@ -178,11 +180,13 @@ def load_embedder(settings: Settings, *, threads: int | None = None) -> Embedder
         max_batch_tokens=settings.max_batch_tokens,
         precision=backends.autocast(chosen.dtype, device),
         precision_name="int8" if settings.backend == "onnx-int8" else chosen.name,
+        fingerprint=files.fingerprint(settings.model_source),
     )
     embedder.encode(["warm up the kernels and the tokenizer"])
     log.info(
-        "model %s loaded on %s, backend %s, %s (%s; pid %d, %d threads, dim %d)",
+        "model %s (files %s) loaded on %s, backend %s, %s (%s; pid %d, %d threads, dim %d)",
         settings.model_id,
+        embedder.fingerprint,
         device,
         settings.backend,
         embedder.precision_name,

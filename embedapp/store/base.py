@@ -15,7 +15,7 @@ from typing import Any
 from embedapp.errors import ConflictError, NotFoundError
 from embedapp.filters import ANYTHING, Filter
 from embedapp.schemas import CollectionInfo, SearchHit, StoredChunk, StoredDocument
-from embedapp.store.identity import ID_SCHEME, exact_id, point_id
+from embedapp.store.identity import ID_SCHEME, collection_record, exact_id, point_id
 
 # Points per engine call: bounds the memory of one write, not its durability.
 UPSERT_BATCH = 256
@@ -71,20 +71,20 @@ class VectorStore(ABC):
         """Every collection's name."""
 
     @abstractmethod
-    def create(self, name: str, *, dimension: int, model: str) -> None:
-        """A new cosine collection that records its model and dimension, indexed by doc_id."""
+    def create(self, name: str, *, dimension: int, record: dict[str, Any]) -> None:
+        """A new cosine collection, indexed by doc_id, keeping `record` (collection_record)."""
 
     @abstractmethod
     def describe(self, name: str) -> tuple[str | None, int]:
         """The collection's model and dimension."""
 
     @abstractmethod
-    def id_scheme(self, name: str) -> int:
-        """How the collection's point ids were derived (ID_SCHEME for new collections)."""
+    def record(self, name: str) -> dict[str, Any]:
+        """What the collection records of itself (collection_record, and later changes)."""
 
     @abstractmethod
-    def set_id_scheme(self, name: str, scheme: int) -> None:
-        """Record that every point of the collection has ids of this scheme."""
+    def set_record(self, name: str, record: dict[str, Any]) -> None:
+        """Replace the collection's record, atomically."""
 
     @abstractmethod
     def scroll_all(self, name: str, *, batch: int = UPSERT_BATCH) -> Iterator[list[Point]]:
@@ -143,15 +143,35 @@ class VectorStore(ABC):
         """Release files and connections."""
 
     # -- embedapp's behaviour, the same on every engine -----------------------------------
-    def check_model(self, name: str, *, model: str, dimension: int | None = None) -> bool:
-        """Whether the collection exists; ConflictError if it holds another model's vectors."""
+    def id_scheme(self, name: str) -> int:
+        """How the collection's point ids were derived (ID_SCHEME for new collections)."""
+        return int(self.record(name).get("id_scheme", 1))
+
+    def set_id_scheme(self, name: str, scheme: int) -> None:
+        """Record that every point of the collection has ids of this scheme."""
+        self.set_record(name, {**self.record(name), "id_scheme": scheme})
+
+    def check_model(
+        self, name: str, *, model: str, dimension: int | None = None, fingerprint: str = ""
+    ) -> bool:
+        """Whether the collection exists; ConflictError if it holds another model's vectors,
+        or vectors of other files under the same model name (`fingerprint`: of the files
+        that made the vectors at hand; empty: not known, not checked)."""
         if not self.exists(name):
             return False
         held_model, held_dimension = self.describe(name)
         if held_model != model or (dimension is not None and held_dimension != dimension):
             raise ConflictError(
-                f"collection {name!r} holds {held_dimension}-d vectors of model {held_model!r}; "
-                f"this service embeds with {model!r}. Use another collection, or delete this one."
+                f"collection {name!r} holds {held_dimension}-d vectors of model {held_model!r}, "
+                f"not of {model!r}: search and ingest it with its own model, or migrate it"
+            )
+        held_files = self.record(name).get("fingerprint") if fingerprint else None
+        if held_files and held_files != fingerprint:
+            raise ConflictError(
+                f"collection {name!r} holds vectors of {model!r} made from other model files "
+                f"(fingerprint {held_files}; the workers' files: {fingerprint}): the model "
+                "changed under the same name. Serve the new files under a name of their own "
+                "and migrate the collection to it."
             )
         return True
 
@@ -177,10 +197,16 @@ class VectorStore(ABC):
         moved = {name: self.upgrade_ids(name) for name in self.names()}
         return {name: count for name, count in moved.items() if count}
 
-    def ensure_collection(self, name: str, *, dimension: int, model: str) -> None:
+    def ensure_collection(
+        self, name: str, *, dimension: int, model: str, fingerprint: str = ""
+    ) -> None:
         """Create the collection on first use; refuse vectors from another model."""
-        if not self.check_model(name, model=model, dimension=dimension):
-            self.create(name, dimension=dimension, model=model)
+        if not self.check_model(name, model=model, dimension=dimension, fingerprint=fingerprint):
+            record = collection_record(model, dimension, fingerprint)
+            self.create(name, dimension=dimension, record=record)
+        elif fingerprint and not self.record(name).get("fingerprint"):
+            # Made before fingerprints were recorded: from now on, these files only.
+            self.set_record(name, {**self.record(name), "fingerprint": fingerprint})
 
     def stored_versions(self, name: str, doc_ids: Sequence[str]) -> dict[str, Held]:
         """What is held of each document that was ever stored or deleted: the newer of its
@@ -226,6 +252,8 @@ class VectorStore(ABC):
             "metadata": first["metadata"],
             "model": first["model"],
             "precision": first.get("precision"),
+            "model_fingerprint": first.get("model_fingerprint") or None,
+            "normalized": first.get("normalized"),
             "content_hash": first["content_hash"],
         }
         if "chunk" not in first:
@@ -244,7 +272,7 @@ class VectorStore(ABC):
         count = self.count(name, doc_id) if self.exists(name) else 0
         graves = name + TOMBSTONES
         if not self.exists(graves):
-            self.create(graves, dimension=1, model=TOMBSTONES)
+            self.create(graves, dimension=1, record=collection_record(TOMBSTONES, 1))
         tombstone = {"doc_id": doc_id, "version": version}
         self.upsert(graves, [Point(point_id(graves, doc_id), [1.0], tombstone)])
         if count:

@@ -46,7 +46,6 @@ from qdrant_edge import Query as EdgeQuery
 from embedapp import filters
 from embedapp.store import filtering
 from embedapp.store.base import MAX_DOCUMENT_POINTS, UPSERT_BATCH, Found, Point, VectorStore
-from embedapp.store.identity import collection_record
 from embedapp.store.indexer import IndexBuilds
 
 log = logging.getLogger(__name__)
@@ -148,7 +147,7 @@ class EdgeStore(VectorStore):
     def names(self) -> list[str]:
         return [p.name for p in self.root.iterdir() if (p / RECORD).is_file()]
 
-    def create(self, name: str, *, dimension: int, model: str) -> None:
+    def create(self, name: str, *, dimension: int, record: dict[str, Any]) -> None:
         folder = self._folder(name)
         shutil.rmtree(folder, ignore_errors=True)  # left by a create that died half-way
         config = EdgeConfig(
@@ -159,25 +158,19 @@ class EdgeStore(VectorStore):
         shard = self._shards[name] = EdgeShard.create(str(folder / SHARD), config)
         shard.update(UpdateOperation.create_field_index("doc_id", PayloadSchemaType.Keyword))
         shard.flush()
-        self._write_record(name, collection_record(model, dimension))
+        self.set_record(name, record)
 
-    def _record(self, name: str) -> dict[str, Any]:
-        return json.loads((self._folder(name) / RECORD).read_text())
+    def record(self, name: str) -> dict[str, Any]:
+        return json.loads((self._folder(name) / RECORD).read_text())  # type: ignore[no-any-return]
 
-    def _write_record(self, name: str, record: dict[str, Any]) -> None:
+    def set_record(self, name: str, record: dict[str, Any]) -> None:
         temporary = self._folder(name) / f"{RECORD}.tmp"
         temporary.write_text(json.dumps(record))
         temporary.replace(self._folder(name) / RECORD)  # atomic: old record or new, never half
 
     def describe(self, name: str) -> tuple[str | None, int]:
-        record = self._record(name)
+        record = self.record(name)
         return record["model"], int(record["dimension"])
-
-    def id_scheme(self, name: str) -> int:
-        return int(self._record(name).get("id_scheme", 1))
-
-    def set_id_scheme(self, name: str, scheme: int) -> None:
-        self._write_record(name, {**self._record(name), "id_scheme": scheme})
 
     def scroll_all(self, name: str, *, batch: int = UPSERT_BATCH) -> Iterator[list[Point]]:
         offset = None

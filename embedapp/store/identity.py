@@ -29,6 +29,8 @@ def exact_id(collection: str, payload: dict[str, Any]) -> str:
     return point_id(collection, payload["doc_id"], chunk["index"] if chunk else None)
 
 
-def collection_record(model: str, dimension: int) -> dict[str, Any]:
-    """What a new collection records of itself."""
-    return {"model": model, "dimension": dimension, "id_scheme": ID_SCHEME}
+def collection_record(model: str, dimension: int, fingerprint: str = "") -> dict[str, Any]:
+    """What a new collection records of itself: its model, and the fingerprint of the model
+    files its vectors come from (embedapp.model.fingerprint)."""
+    record = {"model": model, "dimension": dimension, "id_scheme": ID_SCHEME}
+    return {**record, "fingerprint": fingerprint} if fingerprint else record

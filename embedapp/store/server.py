@@ -20,7 +20,6 @@ from embedapp.store.base import (
     Point,
     VectorStore,
 )
-from embedapp.store.identity import collection_record
 
 
 def _equal(key: str, value: str) -> models.FieldCondition:
@@ -89,11 +88,11 @@ class ServerStore(VectorStore):
     def names(self) -> list[str]:
         return [c.name for c in self.client.get_collections().collections]
 
-    def create(self, name: str, *, dimension: int, model: str) -> None:
+    def create(self, name: str, *, dimension: int, record: dict[str, Any]) -> None:
         self.client.create_collection(
             name,
             vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE),
-            metadata=collection_record(model, dimension),
+            metadata=record,
         )
         if self.server:  # local mode scans; a server needs the index for fast deletes
             self.client.create_payload_index(name, "doc_id", models.PayloadSchemaType.KEYWORD)
@@ -104,14 +103,11 @@ class ServerStore(VectorStore):
         assert isinstance(params, models.VectorParams)  # we only create single-vector collections
         return (config.metadata or {}).get("model"), params.size
 
-    def _metadata(self, name: str) -> dict[str, Any]:
+    def record(self, name: str) -> dict[str, Any]:
         return self.client.get_collection(name).config.metadata or {}
 
-    def id_scheme(self, name: str) -> int:
-        return int(self._metadata(name).get("id_scheme", 1))
-
-    def set_id_scheme(self, name: str, scheme: int) -> None:
-        self.client.update_collection(name, metadata={**self._metadata(name), "id_scheme": scheme})
+    def set_record(self, name: str, record: dict[str, Any]) -> None:
+        self.client.update_collection(name, metadata=record)
 
     def count(self, name: str, doc_id: str | None = None) -> int:
         selected = _doc_filter(doc_id) if doc_id is not None else None

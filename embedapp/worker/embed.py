@@ -20,17 +20,17 @@ from embedapp.messages import (
     encode_vector,
 )
 from embedapp.model.chunking import token_windows
-from embedapp.settings import get_settings
 from embedapp.store.hash_index import get_hash_index
-from embedapp.worker import lifecycle as _worker  # noqa: F401  (connects the per-child model load)
+from embedapp.worker import lifecycle as _worker  # also connects the per-child model load
 from embedapp.worker.metrics import metrics
 
 
 def _embedder(requested_model: str) -> model.Embedder:
-    embedder = model.get_embedder(get_settings())
+    embedder = model.get_embedder(_worker.model_settings())
     if embedder.model_id != requested_model:
         raise ConflictError(
-            f"the job asks for model {requested_model!r}; the workers serve {embedder.model_id!r}"
+            f"the job asks for model {requested_model!r}; this worker serves "
+            f"{embedder.model_id!r} (is the job's model still in EMBEDAPP_MODELS?)"
         )
     return embedder
 
@@ -148,6 +148,7 @@ def embed_documents(self: Any, job: dict[str, Any]) -> dict[str, Any]:
         collection=ingest.collection,
         model=embedder.model_id,
         precision=embedder.precision_name,
+        fingerprint=embedder.fingerprint,
         version=ingest.version,
         dimension=embedder.dimension,
         chunking=ingest.chunking,
@@ -201,6 +202,7 @@ def embed_texts(
     return EmbeddedTexts(
         model=embedder.model_id,
         max_tokens=embedder.max_tokens,
+        fingerprint=embedder.fingerprint,
         token_counts=counts,
         vectors_b64=[encode_vector(v) for v in vectors],
     ).model_dump()

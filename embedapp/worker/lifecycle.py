@@ -18,8 +18,8 @@ from celery.worker.control import inspect_command
 from embedapp import model, policies, queues
 from embedapp.celery_app import celery_app
 from embedapp.messages import ServedModel
-from embedapp.queues import EMBED_QUEUES, INTERACTIVE_QUEUE
-from embedapp.settings import get_settings
+from embedapp.queues import EMBED_QUEUES, embed_queues
+from embedapp.settings import ModelSpec, Settings, get_settings
 from embedapp.supervise import STACKS_SIGNAL
 from embedapp.worker import metrics as worker_metrics
 
@@ -36,6 +36,8 @@ class _WorkerRole:
     concurrency = 1
     embeds = True
     queues: tuple[str, ...] = EMBED_QUEUES
+    # The one model this worker's children load: the one whose queues it consumes.
+    model: ModelSpec | None = None
     # Each embed child leaves a file named by its pid here once its model is loaded: the
     # worker consumes before its children are ready, and /ready asks (embedapp_children).
     loaded: Path | None = None
@@ -44,6 +46,26 @@ class _WorkerRole:
 def serves(queue: str) -> bool:
     """Whether this worker consumes the queue (in a child: as its parent was started)."""
     return queue in _WorkerRole.queues
+
+
+def model_settings() -> Settings:
+    """The settings with this worker's model as the model (the default one where the worker
+    was not started for a model, e.g. a process that embeds without a worker)."""
+    settings = get_settings()
+    return settings.for_model(_WorkerRole.model or settings.served_models[0])
+
+
+def _model_of(settings: Settings, selected: tuple[str, ...]) -> ModelSpec | None:
+    """The model whose embed queues are selected; ValueError for queues of several models
+    (one child holds one model: serve each model with workers of its own)."""
+    found = {spec for q in selected if (spec := queues.model_of(settings, q)) is not None}
+    if len(found) > 1:
+        names = ", ".join(sorted(spec.name for spec in found))
+        raise ValueError(
+            f"--queues {','.join(selected)} are embed queues of several models ({names}): "
+            "start a worker per model (embedapp worker --model NAME)"
+        )
+    return found.pop() if found else None
 
 
 @signals.celeryd_init.connect
@@ -57,17 +79,20 @@ def _select_queues(sender: str, options: dict[str, Any], **_: Any) -> None:
     elif isinstance(queues, str):
         queues = queues.split(",")
     _WorkerRole.queues = tuple(queues)
-    _WorkerRole.embeds = any(q in EMBED_QUEUES for q in queues)
+    settings = get_settings()
+    _WorkerRole.model = _model_of(settings, _WorkerRole.queues)
+    _WorkerRole.embeds = _WorkerRole.model is not None
     # Before the children fork, so that they all write where the parent serves from.
     worker_metrics.use_private_directory()
     _WorkerRole.loaded = Path(tempfile.mkdtemp(prefix="embedapp-loaded-"))
     if _WorkerRole.embeds:
-        if _WorkerRole.queues == (INTERACTIVE_QUEUE,):
+        assert _WorkerRole.model is not None
+        if _WorkerRole.queues == (embed_queues(settings, _WorkerRole.model.name).interactive,):
             # These children share their host's cores with the gateway answering the same
             # requests: OpenMP threads that spin while they wait would take turns away from
             # it. Set before torch is imported: OpenMP reads it as it loads.
             os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        model.preload(get_settings())
+        model.preload(model_settings())
 
 
 @signals.worker_init.connect
@@ -130,6 +155,7 @@ def _announce(embedder: model.Embedder) -> None:
         max_tokens=embedder.max_tokens,
         max_content_tokens=embedder.max_content_tokens,
         precision=embedder.precision_name,
+        fingerprint=embedder.fingerprint,
     )
     try:
         celery_app.backend.client.set(ServedModel.key(served.model), served.model_dump_json())
@@ -143,13 +169,14 @@ def _load_model(**_: Any) -> None:
     # a model, a CUDA context or an OpenMP thread pool made before fork would not survive it.
     if not _WorkerRole.embeds:
         return
-    settings = get_settings()
     embedder = model.init_embedder(
-        settings,
+        model_settings(),
         threads=model.threads_per_child(_WorkerRole.concurrency),
         on_batch=worker_metrics.record_batch,
     )
     _announce(embedder)
-    log.info("pid %d serves %s", os.getpid(), ",".join(_WorkerRole.queues))
+    log.info(
+        "pid %d serves %s with %s", os.getpid(), ",".join(_WorkerRole.queues), embedder.model_id
+    )
     if _WorkerRole.loaded:
         (_WorkerRole.loaded / str(os.getpid())).touch()

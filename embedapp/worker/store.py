@@ -71,7 +71,9 @@ def _point(job: EmbeddedJob, point: PointIn) -> Point:
         "metadata": point.metadata,
         "content_hash": point.content_hash,
         "model": job.model,
+        "model_fingerprint": job.fingerprint,
         "precision": job.precision,
+        "normalized": job.normalized,
         "version": job.version,
     }
     chunk = None
@@ -150,7 +152,9 @@ def _write(
     store: VectorStore, job: EmbeddedJob, points: list[PointIn], *, previous: Collection[str]
 ) -> None:
     """Upsert these points of the job, drop the chunks they replace, remember their hashes."""
-    store.ensure_collection(job.collection, dimension=job.dimension, model=job.model)
+    store.ensure_collection(
+        job.collection, dimension=job.dimension, model=job.model, fingerprint=job.fingerprint
+    )
     hashes = {p.doc_id: p.content_hash for p in points}
     store.upsert(job.collection, [_point(job, p) for p in points], version=job.version)
     # A changed document may have had more chunks than it has now. Its earlier versions go by
@@ -175,6 +179,17 @@ def get_document(collection: str, doc_id: str, with_vector: bool = False) -> dic
 def collection_info(collection: str) -> dict[str, Any]:
     """A collection's size, dimension and model."""
     return _store().info(collection).model_dump()
+
+
+@celery_app.task(name=queues.CREATE_COLLECTION, **RETRIES)
+def create_collection(
+    collection: str, model: str, dimension: int, fingerprint: str
+) -> dict[str, Any]:
+    """Make a collection for a model, unless it exists (ConflictError: for another model)."""
+    store = _store()
+    existed = store.exists(collection)
+    store.ensure_collection(collection, dimension=dimension, model=model, fingerprint=fingerprint)
+    return {"created": not existed, "collection": store.info(collection).model_dump()}
 
 
 @celery_app.task(name=queues.LIST_COLLECTIONS, **RETRIES)
@@ -212,7 +227,7 @@ def search(
     """The nearest documents to a query the gateway had embedded (micro-batched)."""
     embedded = EmbeddedTexts.model_validate(query)
     store = _store()
-    store.check_model(collection, model=embedded.model)
+    store.check_model(collection, model=embedded.model, fingerprint=embedded.fingerprint)
     hits = store.search(
         collection,
         decode_vector(embedded.vectors_b64[0]),

@@ -23,9 +23,11 @@ from kombu import Connection
 
 from embedapp.cli.flower import CREDENTIALS_FILE
 from embedapp.cli.preflight import check_broker, check_result_backend
-from embedapp.queues import BULK_QUEUE, DEAD_LETTER_QUEUE, INTERACTIVE_QUEUE, STORE_QUEUE
+from embedapp.gateway.routes.health import served_queues
+from embedapp.queues import DEAD_LETTER_QUEUE
 from embedapp.settings import Settings
 from tests.procs import descendants, survivors
+from tests.tiny_model import build_tiny_model
 
 STARTUP_TIMEOUT_S = 180
 TASK_TIMEOUT_S = 120
@@ -101,18 +103,18 @@ class Service:
             time.sleep(0.1)
 
 
-def _reset_queues(broker_url: str) -> None:
+def _reset_queues(settings: Settings) -> None:
     # Start empty: leftovers of an interrupted run would be consumed here (and a queue that
     # an older embedapp declared with a fixed bound is declared again).
-    with Connection(broker_url) as conn:
+    with Connection(settings.broker_url) as conn:
         channel = conn.channel()
-        for queue in (INTERACTIVE_QUEUE, BULK_QUEUE, STORE_QUEUE, DEAD_LETTER_QUEUE.name):
+        for queue in (*served_queues(settings), DEAD_LETTER_QUEUE.name):
             channel.queue_delete(queue)
 
 
-def _wait_ready(service: Service, concurrency: int) -> None:
-    """Until /ready says 200; which it must not say before every embed child has loaded the
-    model (each logs that it serves its lane once it has)."""
+def _wait_ready(service: Service, concurrency: int, models: int) -> None:
+    """Until /ready says 200; which it must not say before every embed child has loaded its
+    model (each logs that it serves its lane once it has; `embed.bulk.NAME` counts too)."""
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
         assert service.process.poll() is None, f"embedapp serve exited:\n{service.log_text()}"
@@ -125,8 +127,9 @@ def _wait_ready(service: Service, concurrency: int) -> None:
             # A child logs that it serves its lane before it counts as ready: read after.
             log = service.log_text()
             loaded = (log.count("serves embed.bulk"), log.count("serves embed.interactive"))
-            assert loaded == (concurrency, concurrency), (
-                f"/ready said 200 with {loaded} of {concurrency} children per lane loaded: "
+            wanted = concurrency * models
+            assert loaded == (wanted, wanted), (
+                f"/ready said 200 with {loaded} of {wanted} children per lane loaded: "
                 f"{response.json()}"
             )
             assert len(response.json()["checks"]["workers"]) >= 3
@@ -155,9 +158,11 @@ def _serve(
         map(str, missing)
     )
     if empty_before:
-        _reset_queues(base.broker_url)
-    # One range for all five, so that they cannot collide with each other either.
-    port = _free_ports(5)
+        _reset_queues(base)
+    models = len(base.served_models)
+    # One range for all (gateway, Flower, a metrics port per worker), so that they cannot
+    # collide with each other either.
+    port = _free_ports(3 + 2 * models)
     flower_port, metrics_port = port + 1, port + 2
     env |= {
         "EMBEDAPP_DATA_DIR": str(data_dir),
@@ -192,7 +197,7 @@ def _serve(
             client=client,
         )
         try:
-            _wait_ready(svc, concurrency)
+            _wait_ready(svc, concurrency, models)
             yield svc
         finally:
             tree = descendants(process.pid)
@@ -203,7 +208,7 @@ def _serve(
                 if process.poll() is None:
                     os.killpg(process.pid, signal.SIGKILL)
                 if empty_after:  # leave no job of this session behind for a later serve
-                    _reset_queues(base.broker_url)
+                    _reset_queues(base)
     # Ctrl-C must stop every part: gateway, both workers with their children, Flower.
     assert code == 0, f"embedapp serve exited with {code}:\n{log.read_text()[-3000:]}"
     orphans = survivors(tree)
@@ -235,6 +240,27 @@ def server_path_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Se
         embedded_store="local",
         broker_url=_vhost(Settings(), "embedapp-server-path"),
         result_backend="redis://127.0.0.1:6379/1",
+    ) as svc:
+        yield svc
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A second model: random weights, 32 dimensions (tests/tiny_model.py)."""
+    return build_tiny_model(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="session")
+def two_models_service(
+    tmp_path_factory: pytest.TempPathFactory, tiny_model: Path
+) -> Iterator[Service]:
+    """A service of two models: the default and the tiny one (`tiny`), a worker pair each."""
+    with _serve(
+        tmp_path_factory.mktemp("data-two-models"),
+        concurrency=1,
+        models=f"sentence-transformers/all-MiniLM-L6-v2,tiny={tiny_model}",
+        broker_url=_vhost(Settings(), "embedapp-two-models"),
+        result_backend="redis://127.0.0.1:6379/2",
     ) as svc:
         yield svc
 

@@ -1,9 +1,11 @@
 """Collections: what is stored, with which model; search; delete."""
 
 from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
 
 from embedapp import queues
 from embedapp.apikeys import Scope
+from embedapp.errors import UnavailableError
 from embedapp.gateway.deps import (
     AdminCollection,
     PrincipalDep,
@@ -12,6 +14,7 @@ from embedapp.gateway.deps import (
     needs,
 )
 from embedapp.schemas import (
+    CollectionCreate,
     CollectionInfo,
     CollectionList,
     SearchRequest,
@@ -36,6 +39,34 @@ async def get_collection(collection: ReadCollection, services: ServicesDep) -> C
     return CollectionInfo.model_validate(found)
 
 
+@router.put(
+    "/{collection}",
+    response_model=CollectionInfo,
+    responses={201: {"model": CollectionInfo, "description": "Created."}},
+)
+async def create_collection(
+    collection: AdminCollection, body: CollectionCreate, services: ServicesDep
+) -> JSONResponse:
+    """A collection for one of the served models (ingest alone makes one for the default
+    model): 201 when made, 200 when it exists with that model, 409 with another."""
+    model = services.model_named(body.model)
+    served = await services.results.served_model(model)  # as recorded now, files included
+    if served is None:
+        raise UnavailableError(
+            f"no worker of model {model!r} has loaded it yet, so its dimension is not known: "
+            "start one (embedapp worker --model NAME) and retry",
+            headers={"Retry-After": str(services.settings.retry_after_s)},
+        )
+    found = await services.call(
+        services.task(
+            queues.CREATE_COLLECTION, collection, model, served.dimension, served.fingerprint
+        )
+    )
+    services.remember_collection(collection, model)
+    info = CollectionInfo.model_validate(found["collection"])
+    return JSONResponse(info.model_dump(mode="json"), status_code=201 if found["created"] else 200)
+
+
 @router.delete("/{collection}", status_code=202, response_model=TaskAccepted)
 async def delete_collection(collection: AdminCollection, services: ServicesDep) -> TaskAccepted:
     """Queue the removal of a collection and everything in it."""
@@ -54,8 +85,9 @@ async def search(
     collection: ReadCollection, body: SearchRequest, services: ServicesDep
 ) -> SearchResponse:
     """The documents nearest to a query; the query is embedded on the interactive lane,
-    micro-batched with concurrent queries and embeddings calls."""
-    query = await services.embed([body.query], field="query")
+    micro-batched with concurrent queries and embeddings calls, by the collection's model."""
+    model = await services.collection_model(collection)
+    query = await services.embed([body.query], field="query", model=model)
     found = await services.call(
         services.task(
             queues.SEARCH,

@@ -20,14 +20,15 @@ async def ingest(
     """Queue documents for embedding; answers 202 once RabbitMQ has confirmed the job."""
     settings = services.settings
     limits.check_ingest(body, settings)
+    model = await services.collection_model(collection)
     if body.chunking:
-        limits.check_chunking(body.chunking, await services.served_model(), settings)
+        limits.check_chunking(body.chunking, await services.served_model(model), settings)
     points = limits.point_bounds(body, settings)
     documents = [
         DocumentIn(id=doc.id or uuid.uuid4().hex, text=doc.text, metadata=doc.metadata)
         for doc in body.documents
     ]
-    task_id = await services.submit_ingest(collection, documents, body.chunking, points)
+    task_id = await services.submit_ingest(collection, model, documents, body.chunking, points)
     return IngestAccepted(
         task_id=task_id,
         collection=collection,

@@ -3,7 +3,6 @@
 from fastapi import APIRouter, Depends
 
 from embedapp.apikeys import Scope
-from embedapp.errors import NotFoundError
 from embedapp.gateway.deps import ServicesDep, needs
 from embedapp.messages import decode_vector
 from embedapp.schemas import (
@@ -21,13 +20,12 @@ router = APIRouter(tags=["embeddings"], dependencies=[Depends(needs(Scope.read))
 
 @router.post("/v1/embeddings", response_model=EmbeddingsResponse)
 async def embeddings(body: EmbeddingsRequest, services: ServicesDep) -> EmbeddingsResponse:
-    """OpenAI-compatible: point the `openai` client's base_url here."""
-    served = services.settings.model_id
-    if body.model not in (served, served.rpartition("/")[2]):
-        raise NotFoundError(
-            f"model {body.model!r} is not served here; this service serves {served!r}"
-        )
-    result = await services.embed(body.texts, field="input", dimensions=body.dimensions)
+    """OpenAI-compatible: point the `openai` client's base_url here; `model` picks one of
+    the served models."""
+    served = services.model_named(body.model)
+    result = await services.embed(
+        body.texts, field="input", model=served, dimensions=body.dimensions
+    )
     data = [
         Embedding(
             index=i,
@@ -44,18 +42,23 @@ async def embeddings(body: EmbeddingsRequest, services: ServicesDep) -> Embeddin
 
 @router.get("/v1/models", response_model=ModelList, response_model_exclude_none=True)
 async def models(services: ServicesDep) -> ModelList:
-    """The model this service embeds with; its dimension, window and precision once a worker
-    child has loaded it."""
-    served = await services.results.served_model(services.settings.model_id)
-    card = ModelCard(id=services.settings.model_id)
-    if served is not None:
-        card = ModelCard(
-            id=served.model,
-            dimension=served.dimension,
-            max_tokens=served.max_tokens,
-            precision=served.precision,
-        )
-    return ModelList(data=[card])
+    """The models this service embeds with, the default first; each one's dimension, window,
+    precision and files once a worker child has loaded it."""
+    cards = []
+    for spec in services.settings.served_models:
+        card = ModelCard(id=spec.name, default=spec.name == services.settings.model_id)
+        served = await services.results.served_model(spec.name)
+        if served is not None:
+            card = card.model_copy(
+                update={
+                    "dimension": served.dimension,
+                    "max_tokens": served.max_tokens,
+                    "precision": served.precision,
+                    "fingerprint": served.fingerprint or None,
+                }
+            )
+        cards.append(card)
+    return ModelList(data=cards)
 
 
 @router.post("/embed", response_model=list[list[float]])
@@ -64,6 +67,7 @@ async def embed(body: EmbedRequest, services: ServicesDep) -> list[list[float]]:
     result = await services.embed(
         body.texts,
         field="inputs" if body.inputs is not None else "text",
+        model=services.model_named(body.model),
         truncate=body.truncate,
         normalize=body.normalize,
     )

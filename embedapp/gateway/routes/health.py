@@ -7,12 +7,18 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from embedapp.gateway.deps import ServicesDep
-from embedapp.queues import BULK_QUEUE, INTERACTIVE_QUEUE, STORE_QUEUE, queue_stats
+from embedapp.queues import STORE_QUEUE, embed_queues, queue_stats
+from embedapp.settings import Settings
 
 router = APIRouter(tags=["health"])
 
 PROBE_TIMEOUT_S = 2.0
-SERVED_QUEUES = (INTERACTIVE_QUEUE, BULK_QUEUE, STORE_QUEUE)
+
+
+def served_queues(settings: Settings) -> list[str]:
+    """Every queue that needs a consumer: each served model's two lanes, and the store's."""
+    lanes = [q for spec in settings.served_models for q in embed_queues(settings, spec.name)]
+    return [*lanes, STORE_QUEUE]
 
 
 @router.get("/health")
@@ -31,7 +37,7 @@ def _probe_workers(services: Any) -> dict[str, Any]:
 
 def _probe_consumers(services: Any) -> dict[str, int]:
     # One connection answers both: whether RabbitMQ is there, and who consumes each queue.
-    stats = queue_stats(services.settings.broker_url, SERVED_QUEUES)
+    stats = queue_stats(services.settings.broker_url, served_queues(services.settings))
     return {queue: consumers for queue, (_, consumers) in stats.items()}
 
 
@@ -48,7 +54,7 @@ async def ready(request: Request, services: ServicesDep) -> JSONResponse:
 
 async def _check(services: Any) -> tuple[bool, dict[str, Any]]:
     checks: dict[str, Any] = {}
-    consumers = dict.fromkeys(SERVED_QUEUES, 0)
+    consumers = dict.fromkeys(served_queues(services.settings), 0)
     try:
         consumers |= await anyio.to_thread.run_sync(
             _probe_consumers, services, limiter=services.probe_threads

@@ -62,16 +62,12 @@ def _services(refuse_after: int | None = None) -> tuple[Services, FakeResults, l
         job = signature.tasks[0].args[0]
         published.append({"task_id": task_id, **job})
 
-    async def no_check(collection: str) -> None:
-        pass
-
     services.publisher.publish = publish  # type: ignore[method-assign]
 
     async def store_keeps_up() -> None:
         pass
 
     services.publisher.check_store_backlog = store_keeps_up  # type: ignore[method-assign]
-    services.check_collection_model = no_check  # type: ignore[method-assign]
     return services, results, published
 
 
@@ -81,14 +77,14 @@ def _documents(count: int) -> list[DocumentIn]:
 
 def test_a_request_within_the_job_size_is_one_job() -> None:
     services, results, published = _services()
-    job_id = asyncio.run(services.submit_ingest("c", _documents(4), None, [1] * 4))
+    job_id = asyncio.run(services.submit_ingest("c", "m", _documents(4), None, [1] * 4))
     assert [p["task_id"] for p in published] == [job_id]
     assert results.records[job_id][0] == jobs.QUEUED
 
 
 def test_a_bigger_request_is_split_into_even_jobs_in_order() -> None:
     services, results, published = _services()
-    job_id = asyncio.run(services.submit_ingest("c", _documents(10), None, [1] * 10))
+    job_id = asyncio.run(services.submit_ingest("c", "m", _documents(10), None, [1] * 10))
     assert [[d["id"] for d in p["documents"]] for p in published] == [
         ["d0", "d1", "d2"], ["d3", "d4", "d5"], ["d6", "d7", "d8", "d9"],
     ]  # fmt: skip
@@ -101,7 +97,7 @@ def test_a_bigger_request_is_split_into_even_jobs_in_order() -> None:
 def test_a_refusal_part_way_names_what_was_queued_and_leaves_no_split_record() -> None:
     services, results, published = _services(refuse_after=2)
     with pytest.raises(QueueFullError) as refused:
-        asyncio.run(services.submit_ingest("c", _documents(10), None, [1] * 10))
+        asyncio.run(services.submit_ingest("c", "m", _documents(10), None, [1] * 10))
     assert len(published) == 2
     assert "Documents 0-5 of this request were queued" in refused.value.message
     assert refused.value.headers == {"Retry-After": "5"}
@@ -111,7 +107,7 @@ def test_a_refusal_part_way_names_what_was_queued_and_leaves_no_split_record() -
 def test_a_refusal_of_the_first_job_is_passed_on_as_it_is() -> None:
     services, _, published = _services(refuse_after=0)
     with pytest.raises(QueueFullError) as refused:
-        asyncio.run(services.submit_ingest("c", _documents(10), None, [1] * 10))
+        asyncio.run(services.submit_ingest("c", "m", _documents(10), None, [1] * 10))
     assert refused.value.message == "the ingest queue is full" and not published
 
 

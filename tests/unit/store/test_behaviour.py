@@ -156,6 +156,24 @@ def test_a_collection_refuses_another_model(store: VectorStore) -> None:
     assert store.check_model("absent", model="other") is False
 
 
+def test_a_collection_refuses_vectors_of_other_files_under_the_same_name(
+    store: VectorStore,
+) -> None:
+    store.ensure_collection("c", dimension=3, model="m", fingerprint="files-1")
+    store.ensure_collection("c", dimension=3, model="m", fingerprint="files-1")
+    with pytest.raises(ConflictError, match="other model files.*files-1.*files-2"):
+        store.ensure_collection("c", dimension=3, model="m", fingerprint="files-2")
+    with pytest.raises(ConflictError, match="other model files"):
+        store.check_model("c", model="m", fingerprint="files-2")  # a search's query vector
+    assert store.check_model("c", model="m") is True  # files not known: not checked
+    # A collection made before fingerprints were kept takes the first one it is written with.
+    store.ensure_collection("old", dimension=3, model="m")
+    store.ensure_collection("old", dimension=3, model="m", fingerprint="files-1")
+    assert store.record("old")["fingerprint"] == "files-1"
+    with pytest.raises(ConflictError):
+        store.ensure_collection("old", dimension=3, model="m", fingerprint="files-2")
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_what_was_written_is_there_after_reopening(tmp_path: Path, engine: str) -> None:
     store = open_store(settings(tmp_path, engine))
