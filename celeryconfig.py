@@ -91,6 +91,11 @@ def build(settings: Settings) -> dict[str, Any]:
             functools.partial(_embed_route, settings),
             {queues.STORE_TASKS: {"queue": queues.STORE_QUEUE}},
         ),
-        "include": ["embedapp.worker.embed", "embedapp.worker.store"],
+        "include": [
+            "embedapp.worker.embed",
+            "embedapp.worker.store",
+            "embedapp.worker.migrations",
+            "embedapp.worker.migration_control",
+        ],
         "worker_hijack_root_logger": True,
     }

@@ -57,6 +57,10 @@ class IngestJob(BaseModel):
     # False on a second pass, for documents the hash index wrongly called unchanged.
     use_index: bool = True
     carried: Counts = Field(default_factory=Counts)
+    # A copy for one version of the collection (embedapp.store.versions): written there only.
+    # Set for the other versions' share of a write, and for a migration's backfill.
+    target: str | None = None
+    migration: str | None = None  # the migration whose backfill this is
 
     def summary(self) -> str:
         """How Flower shows the job's arguments: never megabytes of text."""
@@ -99,6 +103,8 @@ class EmbeddedJob(BaseModel):
     precision: str = "float32"  # what the vectors were computed in (older messages: float32)
     fingerprint: str = ""  # of the model's files (older messages: not known)
     normalized: bool = True
+    target: str | None = None  # as IngestJob's
+    migration: str | None = None
     version: int = 0
     dimension: int
     chunking: Chunking | None
@@ -154,6 +160,12 @@ class ServedModel(BaseModel):
     @staticmethod
     def key(model_id: str) -> str:
         return f"embedapp:model:{model_id}"
+
+
+def migration_done_key(migration_id: str) -> str:
+    """Where the store counts the documents a migration has written (in the result backend:
+    progress only; the migration itself is recorded in the store)."""
+    return f"embedapp:migration:{migration_id}:done"
 
 
 def encode_vector(vector: Sequence[float] | np.ndarray) -> str:

@@ -41,6 +41,12 @@ LIST_COLLECTIONS = "embedapp.store.list_collections"
 DELETE_DOCUMENT = "embedapp.store.delete_document"
 DELETE_COLLECTION = "embedapp.store.delete_collection"
 SEARCH = "embedapp.store.search"
+MIGRATION_START = "embedapp.store.migration_start"
+MIGRATION_STEP = "embedapp.store.migration_step"
+MIGRATION_STATUS = "embedapp.store.migration_status"
+MIGRATION_SWITCH = "embedapp.store.migration_switch"
+MIGRATION_ROLLBACK = "embedapp.store.migration_rollback"
+MIGRATION_FINISH = "embedapp.store.migration_finish"
 
 # The reader of a broker answers within this, or counts as unreachable.
 TIMEOUT_S = 2.0

@@ -153,6 +153,48 @@ class CollectionCreate(BaseModel):
     model: StrictStr = Field(description="One of the served models (GET /v1/models).")
 
 
+class MigrationCreate(BaseModel):
+    """POST /v1/collections/{collection}/migrations: move a collection to another model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: StrictStr = Field(description="One of the served models (GET /v1/models).")
+    min_overlap: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Switch only if the new model's self-retrieval overlap@10 with the old "
+        "one's, on a sample of the stored documents, reaches this (else it waits, ready).",
+    )
+    switch: Literal["auto", "manual"] = Field(
+        "auto", description="manual: once caught up, wait for POST …/switch."
+    )
+
+
+class MigrationStatus(BaseModel):
+    """A migration: where it stands."""
+
+    id: str
+    collection: str
+    model: str
+    from_model: str
+    state: Literal[
+        "copying", "catching_up", "ready", "switched", "rolled_back", "failed", "finished"
+    ] = Field(
+        description="copying → catching_up → ready → switched (auto, or POST …/switch); "
+        "rolled_back; failed; finished (the version not served is deleted)."
+    )
+    total: int = Field(description="Documents in the collection when the migration began.")
+    done: int
+    docs_per_s: float
+    eta_s: float | None = None
+    overlap: float | None = Field(None, description="Self-retrieval overlap@10, new vs old.")
+    min_overlap: float | None = None
+    switch: str
+    failures: int | None = None
+    error: str | None = None
+
+
 class SearchHit(BaseModel):
     id: str
     score: float

@@ -86,8 +86,13 @@ class Stack:
     a gateway on a port of its own; Flower and metrics are left out (they would only add
     noise)."""
 
-    def __init__(self, config: Config, workdir: Path) -> None:
+    def __init__(
+        self, config: Config, workdir: Path, extra_models: dict[str, str] | None = None
+    ) -> None:
+        """`extra_models`: names and sources of models served beside the default one, each
+        with a worker pair of its own."""
         self.config = config
+        self.models = 1 + len(extra_models or {})
         slug = config.label.replace(" ", "_")
         self.log = workdir / f"{slug}.log"
         port = free_port()
@@ -99,6 +104,9 @@ class Stack:
             "EMBEDAPP_WORKER_METRICS_PORT": "0",
             "EMBEDAPP_LOG_LEVEL": "INFO",
         }
+        if extra_models:
+            served = [Settings().model_id, *(f"{n}={s}" for n, s in extra_models.items())]
+            env["EMBEDAPP_MODELS"] = ",".join(served)
         embedapp = [sys.executable, "-m", "embedapp"]
         self.bulk = Child("bulk worker", [*embedapp, "worker", "--lane", "bulk"], env=env)
         self.supervisor = Supervisor(
@@ -107,6 +115,15 @@ class Stack:
                 self.bulk,
                 Child(
                     "interactive worker", [*embedapp, "worker", "--lane", "interactive"], env=env
+                ),
+                *(
+                    Child(
+                        f"{lane} worker ({name})",
+                        [*embedapp, "worker", "--lane", lane, "--model", name],
+                        env=env,
+                    )
+                    for name in extra_models or {}
+                    for lane in ("bulk", "interactive")
                 ),
                 Child("gateway", [*embedapp, "gateway"], env=env),
             ],
@@ -128,7 +145,7 @@ class Stack:
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S
-        wanted = (self.config.concurrency, self.config.concurrency)
+        wanted = (self.config.concurrency * self.models,) * 2
         while time.monotonic() < deadline:
             log = self.log.read_text(errors="replace")
             loaded = (log.count("serves embed.bulk"), log.count("serves embed.interactive"))

@@ -280,3 +280,27 @@ def scale(
         )
     print(json.dumps(result), flush=True)
     _save(result, json_out)
+
+
+@bench_app.command("migration")
+def migration(
+    documents: Annotated[
+        int, typer.Option(help="Documents ingested, then migrated.", metavar="N")
+    ] = 3000,
+    corpus: Corpus = None,
+    batch: Batch = 500,
+    json_out: JsonOut = None,
+) -> None:
+    """What moving a collection to another model costs: docs/s of a migration beside the
+    ingest of the same documents, on a private stack (run it on an otherwise idle machine)."""
+    import tempfile
+
+    from embedapp.bench import migration as migration_run
+
+    settings_or_exit()
+    with tempfile.TemporaryDirectory(prefix="embedapp-bench-migration-") as workdir:
+        result = migration_run.run(
+            load(corpus, documents), batch=batch, workdir=Path(workdir), console=Console()
+        )
+    print(json.dumps(result, indent=2))
+    _save(result, json_out)

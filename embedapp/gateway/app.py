@@ -18,7 +18,14 @@ from embedapp.gateway.metrics import GatewayMetrics, RequestMetrics
 from embedapp.gateway.middleware import ApiKeys, BodyLimit
 from embedapp.gateway.probes import Shared
 from embedapp.gateway.results import PublishOnlyRedisBackend, TaskResults
-from embedapp.gateway.routes import collections, documents, embeddings, health, tasks
+from embedapp.gateway.routes import (
+    collections,
+    documents,
+    embeddings,
+    health,
+    migrations,
+    tasks,
+)
 from embedapp.gateway.routes import metrics as metrics_route
 from embedapp.gateway.services import Services
 from embedapp.queues import task_queues
@@ -119,6 +126,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
         )
     app.add_middleware(RequestMetrics, metrics=metrics)
-    for module in (documents, collections, embeddings, tasks, health, metrics_route):
+    for module in (documents, collections, migrations, embeddings, tasks, health, metrics_route):
         app.include_router(module.router)
     return app

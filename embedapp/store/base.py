@@ -15,7 +15,7 @@ from typing import Any
 from embedapp.errors import ConflictError, NotFoundError
 from embedapp.filters import ANYTHING, Filter
 from embedapp.schemas import CollectionInfo, SearchHit, StoredChunk, StoredDocument
-from embedapp.store.identity import ID_SCHEME, collection_record, exact_id, point_id
+from embedapp.store.identity import collection_record, exact_id, point_id
 
 # Points per engine call: bounds the memory of one write, not its durability.
 UPSERT_BATCH = 256
@@ -87,8 +87,11 @@ class VectorStore(ABC):
         """Replace the collection's record, atomically."""
 
     @abstractmethod
-    def scroll_all(self, name: str, *, batch: int = UPSERT_BATCH) -> Iterator[list[Point]]:
-        """Every point with its vector and payload, a batch at a time (for migrations)."""
+    def scroll_page(
+        self, name: str, offset: str | None, limit: int, *, with_vector: bool = True
+    ) -> tuple[list[Point], str | None]:
+        """Up to `limit` points from `offset` (None: the first), with their payloads (and
+        vectors), and the offset of the next page (None: that was the last)."""
 
     @abstractmethod
     def count(self, name: str, doc_id: str | None = None) -> int:
@@ -143,6 +146,15 @@ class VectorStore(ABC):
         """Release files and connections."""
 
     # -- embedapp's behaviour, the same on every engine -----------------------------------
+    def scroll_all(self, name: str, *, batch: int = UPSERT_BATCH) -> Iterator[list[Point]]:
+        """Every point with its vector and payload, a batch at a time (for copies)."""
+        offset: str | None = None
+        while True:
+            points, offset = self.scroll_page(name, offset, batch)
+            yield points
+            if offset is None:
+                return
+
     def id_scheme(self, name: str) -> int:
         """How the collection's point ids were derived (ID_SCHEME for new collections)."""
         return int(self.record(name).get("id_scheme", 1))
@@ -174,28 +186,6 @@ class VectorStore(ABC):
                 "and migrate the collection to it."
             )
         return True
-
-    def upgrade_ids(self, name: str) -> int:
-        """Move a collection's points to exact ids (ID_SCHEME), once; how many moved. Each
-        point is written under its new id before its old one is deleted, so a crash part-way
-        loses nothing and running again finishes the move."""
-        if self.id_scheme(name) >= ID_SCHEME:
-            return 0
-        moved = 0
-        for points in self.scroll_all(name):
-            exact = [under_exact_id(name, p) for p in points]
-            stale = [(old, new) for old, new in zip(points, exact, strict=True) if old.id != new.id]
-            if stale:
-                self.upsert(name, [new for _, new in stale])
-                self.delete_points(name, [old.id for old, _ in stale])
-                moved += len(stale)
-        self.set_id_scheme(name, ID_SCHEME)
-        return moved
-
-    def upgrade_all_ids(self) -> dict[str, int]:
-        """upgrade_ids for every collection; the points moved, of those that moved any."""
-        moved = {name: self.upgrade_ids(name) for name in self.names()}
-        return {name: count for name, count in moved.items() if count}
 
     def ensure_collection(
         self, name: str, *, dimension: int, model: str, fingerprint: str = ""
@@ -259,7 +249,7 @@ class VectorStore(ABC):
         if "chunk" not in first:
             return StoredDocument(text=first["text"], vector=points[0].vector, **common)
         chunks = [StoredChunk(text=p.payload["text"], **p.payload["chunk"]) for p in points]
-        return StoredDocument(text=_reassemble(chunks), chunks=chunks, **common)
+        return StoredDocument(text=reassemble(chunks), chunks=chunks, **common)
 
     def delete_document(self, name: str, doc_id: str, version: int) -> int:
         """Remove a document and all its chunks, unless a newer write stored it; how many
@@ -316,7 +306,7 @@ class VectorStore(ABC):
         ]
 
 
-def _reassemble(chunks: Sequence[StoredChunk]) -> str:
+def reassemble(chunks: Sequence[StoredChunk]) -> str:
     """The document's text from its overlapping chunks (each an exact slice of it)."""
     text, covered = "", chunks[0].start
     for chunk in chunks:

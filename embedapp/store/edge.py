@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -172,14 +172,18 @@ class EdgeStore(VectorStore):
         record = self.record(name)
         return record["model"], int(record["dimension"])
 
-    def scroll_all(self, name: str, *, batch: int = UPSERT_BATCH) -> Iterator[list[Point]]:
-        offset = None
-        while True:
-            request = ScrollRequest(offset=offset, limit=batch, with_payload=True, with_vector=True)
-            records, offset = self._shard(name).scroll(request)
-            yield [Point(str(r.id), list(r.vector), r.payload or {}) for r in records]  # type: ignore[arg-type]
-            if offset is None:
-                return
+    def scroll_page(
+        self, name: str, offset: str | None, limit: int, *, with_vector: bool = True
+    ) -> tuple[list[Point], str | None]:
+        request = ScrollRequest(
+            offset=offset, limit=limit, with_payload=True, with_vector=with_vector
+        )
+        records, following = self._shard(name).scroll(request)
+        points = [
+            Point(str(r.id), list(r.vector) if with_vector else [], r.payload or {})  # type: ignore[arg-type]
+            for r in records
+        ]
+        return points, None if following is None else str(following)
 
     def count(self, name: str, doc_id: str | None = None) -> int:
         selected = _doc_filter(doc_id) if doc_id is not None else None

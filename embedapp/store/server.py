@@ -188,18 +188,19 @@ class ServerStore(VectorStore):
         ).points
         return [Found(payload=p.payload or {}, score=p.score) for p in found]
 
-    def scroll_all(self, name: str, *, batch: int = UPSERT_BATCH) -> Iterator[list[Point]]:
-        offset = None
-        while True:
-            points, offset = self.client.scroll(
-                name, limit=batch, offset=offset, with_payload=True, with_vectors=True
-            )
-            yield [
-                Point(id=str(p.id), vector=list(p.vector), payload=p.payload or {})  # type: ignore[arg-type]
-                for p in points
-            ]
-            if offset is None:
-                return
+    def scroll_page(
+        self, name: str, offset: str | None, limit: int, *, with_vector: bool = True
+    ) -> tuple[list[Point], str | None]:
+        found, following = self.client.scroll(
+            name, limit=limit, offset=offset, with_payload=True, with_vectors=with_vector
+        )
+        points = [
+            Point(
+                id=str(p.id), vector=list(p.vector) if with_vector else [], payload=p.payload or {}
+            )  # type: ignore[arg-type]
+            for p in found
+        ]
+        return points, None if following is None else str(following)
 
     def close(self) -> None:
         self.client.close()

@@ -149,6 +149,8 @@ def embed_documents(self: Any, job: dict[str, Any]) -> dict[str, Any]:
         model=embedder.model_id,
         precision=embedder.precision_name,
         fingerprint=embedder.fingerprint,
+        target=ingest.target,
+        migration=ingest.migration,
         version=ingest.version,
         dimension=embedder.dimension,
         chunking=ingest.chunking,

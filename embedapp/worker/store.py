@@ -10,7 +10,7 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 
 from embedapp import filters, queues
 from embedapp.celery_app import celery_app
-from embedapp.errors import EmbedappError
+from embedapp.errors import EmbedappError, NotFoundError
 from embedapp.messages import (
     EMBEDDED_JOB_REPR,
     Counts,
@@ -19,11 +19,14 @@ from embedapp.messages import (
     IngestJob,
     PointIn,
     decode_vector,
+    migration_done_key,
 )
+from embedapp.schemas import CollectionInfo
 from embedapp.settings import get_settings
-from embedapp.store import Point, VectorStore, open_store, point_id
+from embedapp.store import Point, VectorStore, open_store, point_id, versions
 from embedapp.store.hash_index import get_hash_index
-from embedapp.worker import lifecycle
+from embedapp.store.upgrade import upgrade_all_ids
+from embedapp.worker import copies, lifecycle
 from embedapp.worker.metrics import metrics
 
 log = logging.getLogger(__name__)
@@ -41,10 +44,11 @@ RETRIES = {
 
 
 @lru_cache(maxsize=1)
-def _store() -> VectorStore:
+def owned_store() -> VectorStore:
+    """The store this worker owns, opened on first use."""
     # Opened in the store worker's child on first use: embedded Qdrant admits one process.
     store = open_store(get_settings())
-    for name, moved in store.upgrade_all_ids().items():
+    for name, moved in upgrade_all_ids(store).items():
         log.warning("collection %r: %d points moved to exact ids (once)", name, moved)
     return store
 
@@ -54,17 +58,17 @@ def _open_store(**_: Any) -> None:
     # In the store worker's child, at start: a store that cannot open fails the worker
     # visibly, and what it finds (older data to migrate) is logged before the first task.
     if lifecycle.serves(queues.STORE_QUEUE):
-        _store()
+        owned_store()
 
 
 @signals.worker_process_shutdown.connect
 def _close_store(**_: Any) -> None:
     # Releases the embedded store's files and stops an index build it started.
-    if _store.cache_info().currsize:
-        _store().close()
+    if owned_store.cache_info().currsize:
+        owned_store().close()
 
 
-def _point(job: EmbeddedJob, point: PointIn) -> Point:
+def _point(job: EmbeddedJob, point: PointIn, stored: str) -> Point:
     payload: dict[str, Any] = {
         "doc_id": point.doc_id,
         "text": point.text,
@@ -79,25 +83,52 @@ def _point(job: EmbeddedJob, point: PointIn) -> Point:
     chunk = None
     if point.chunk:
         payload["chunk"] = point.chunk.model_dump()
+        # What a migration re-embeds it with (the chunk's own span says nothing of tokens).
+        payload["chunking"] = job.chunking.model_dump() if job.chunking else None
         chunk = point.chunk.index
     return Point(
-        id=point_id(job.collection, point.doc_id, chunk),
+        id=point_id(stored, point.doc_id, chunk),
         vector=decode_vector(point.vector_b64),
         payload=payload,
+    )
+
+
+def _stored_for(store: VectorStore, job: EmbeddedJob) -> str | None:
+    """Which stored collection the job writes: its target, else the live version of its
+    model, else the served one (a new collection; another model's is refused on write).
+    None: the target version was retired meanwhile (nothing to write)."""
+    if job.target:
+        return job.target if store.exists(job.target) else None
+    return versions.of_model(store, job.collection, job.model) or versions.serving(
+        store, job.collection
     )
 
 
 # Like embed_documents: a job that fails for good goes to the dead-letter queue.
 @celery_app.task(name=queues.UPSERT, bind=True, acks_on_failure_or_timeout=False, **RETRIES)
 def upsert(self: Any, embedded: dict[str, Any]) -> dict[str, Any]:
-    """Write a job's points and drop what they replace; the return value is the job's result."""
+    """Write a job's points and drop what they replace; the return value is the job's result.
+    Every other live version of the collection gets the same documents, embedded by its
+    own model (a job of their own)."""
     job = EmbeddedJob.model_validate(embedded)
-    store = _store()
+    store = owned_store()
+    stored = _stored_for(store, job)
+    result = {
+        "collection": job.collection,
+        "total": job.total,
+        "done": job.total,
+        "embedded": job.embedded,
+        "unchanged": job.unchanged,
+        "stored": job.embedded,
+        "truncated": job.truncated,
+    }
+    if stored is None:
+        return result
     # One read for all: which documents a write accepted after this job already stored (or
     # deleted), and whether the skipped ones are really held (the hash index is a cache:
     # trust it only for what the store holds).
     written_ids = list(dict.fromkeys(p.doc_id for p in job.points))
-    held = store.stored_versions(job.collection, written_ids + [d.id for d in job.skipped])
+    held = store.stored_versions(stored, written_ids + [d.id for d in job.skipped])
     newer = {doc_id for doc_id, h in held.items() if h.version > job.version}
     if newer:
         log.info("job %s: %d documents left as a later write stored them", job.job_id, len(newer))
@@ -105,13 +136,15 @@ def upsert(self: Any, embedded: dict[str, Any]) -> dict[str, Any]:
     if points:
         recorded = metrics()
         with recorded.upsert_seconds.time():
-            _write(store, job, points, previous=held.keys())
+            _write(store, job, points, stored=stored, previous=held.keys())
         recorded.points_stored.inc(len(points))
     skipped = [d for d in job.skipped if d.id not in newer]
     hashes = {doc_id: h.content_hash for doc_id, h in held.items()}
     # Unchanged, but accepted now: stamped, so that an older write still on its way loses.
     unchanged = [d.id for d in skipped if hashes.get(d.id) == d.content_hash]
-    store.set_version(job.collection, unchanged, job.version)
+    for version in [stored] if job.target else versions.live(store, job.collection):
+        if store.exists(version):
+            store.set_version(version, unchanged, job.version)
     missing = [d for d in skipped if hashes.get(d.id) != d.content_hash]
     if missing:
         second_pass = IngestJob(
@@ -127,6 +160,8 @@ def upsert(self: Any, embedded: dict[str, Any]) -> dict[str, Any]:
                 unchanged=job.unchanged - len(missing),
                 truncated=job.truncated,
             ),
+            target=job.target,
+            migration=job.migration,
         )
         # Keeps this task's id, so the job ends when the second pass is stored.
         raise self.replace(
@@ -137,48 +172,68 @@ def upsert(self: Any, embedded: dict[str, Any]) -> dict[str, Any]:
             )
             | self.signature(argsrepr=EMBEDDED_JOB_REPR)
         )
-    return {
-        "collection": job.collection,
-        "total": job.total,
-        "done": job.total,
-        "embedded": job.embedded,
-        "unchanged": job.unchanged,
-        "stored": job.embedded,
-        "truncated": job.truncated,
-    }
+    if job.target is None:
+        copies.forward(store, job, points, stored)
+    if job.migration:
+        _count_migrated(job.migration, job.total)
+    return result
+
+
+def _count_migrated(migration_id: str, documents: int) -> None:
+    try:
+        celery_app.backend.client.incrby(migration_done_key(migration_id), documents)
+    except Exception as exc:  # progress only: the migration's own check counts what is stored
+        log.warning("migration %s: progress not counted: %s", migration_id, exc)
 
 
 def _write(
-    store: VectorStore, job: EmbeddedJob, points: list[PointIn], *, previous: Collection[str]
+    store: VectorStore,
+    job: EmbeddedJob,
+    points: list[PointIn],
+    *,
+    stored: str,
+    previous: Collection[str],
 ) -> None:
     """Upsert these points of the job, drop the chunks they replace, remember their hashes."""
     store.ensure_collection(
-        job.collection, dimension=job.dimension, model=job.model, fingerprint=job.fingerprint
+        stored, dimension=job.dimension, model=job.model, fingerprint=job.fingerprint
     )
     hashes = {p.doc_id: p.content_hash for p in points}
-    store.upsert(job.collection, [_point(job, p) for p in points], version=job.version)
+    store.upsert(stored, [_point(job, p, stored) for p in points], version=job.version)
     # A changed document may have had more chunks than it has now. Its earlier versions go by
     # version, not by ids derived from what is stored now: if this child dies between the two
     # writes, the rerun (the message is redelivered) still finds and removes them. Read again
     # after the write: a newer version (or a delete) that another store child wrote meanwhile
     # removes what this one added.
-    newest = {d: h.version for d, h in store.stored_versions(job.collection, list(hashes)).items()}
+    newest = {d: h.version for d, h in store.stored_versions(stored, list(hashes)).items()}
     raced = {d for d in hashes if newest.get(d, job.version) != job.version}
     bounds = {d: max(job.version, newest.get(d, 0)) for d in hashes if d in previous or d in raced}
-    store.delete_older(job.collection, bounds)
-    get_hash_index().remember(job.collection, hashes)
+    store.delete_older(stored, bounds)
+    if job.target is None:  # the ingests' own model: what the hash index speaks of
+        get_hash_index().remember(job.collection, hashes)
 
 
 @celery_app.task(name=queues.GET_DOCUMENT, **RETRIES)
 def get_document(collection: str, doc_id: str, with_vector: bool = False) -> dict[str, Any]:
-    """One stored document, read through the store's owner."""
-    return _store().get_document(collection, doc_id, with_vector=with_vector).model_dump()
+    """One stored document (of the served version), read through the store's owner."""
+    store = owned_store()
+    stored = versions.serving(store, collection)
+    try:
+        return store.get_document(stored, doc_id, with_vector=with_vector).model_dump()
+    except NotFoundError as exc:
+        raise NotFoundError(f"no document {doc_id!r} in collection {collection!r}") from exc
+
+
+def _info(store: VectorStore, collection: str) -> CollectionInfo:
+    if not store.exists(stored := versions.serving(store, collection)):
+        raise NotFoundError(f"no collection {collection!r}")
+    return store.info(stored).model_copy(update={"name": collection})
 
 
 @celery_app.task(name=queues.COLLECTION_INFO, **RETRIES)
 def collection_info(collection: str) -> dict[str, Any]:
-    """A collection's size, dimension and model."""
-    return _store().info(collection).model_dump()
+    """A collection's size, dimension and model (of the version it serves)."""
+    return _info(owned_store(), collection).model_dump()
 
 
 @celery_app.task(name=queues.CREATE_COLLECTION, **RETRIES)
@@ -186,32 +241,41 @@ def create_collection(
     collection: str, model: str, dimension: int, fingerprint: str
 ) -> dict[str, Any]:
     """Make a collection for a model, unless it exists (ConflictError: for another model)."""
-    store = _store()
-    existed = store.exists(collection)
-    store.ensure_collection(collection, dimension=dimension, model=model, fingerprint=fingerprint)
-    return {"created": not existed, "collection": store.info(collection).model_dump()}
+    store = owned_store()
+    stored = versions.serving(store, collection)
+    existed = store.exists(stored)
+    store.ensure_collection(stored, dimension=dimension, model=model, fingerprint=fingerprint)
+    return {"created": not existed, "collection": _info(store, collection).model_dump()}
 
 
 @celery_app.task(name=queues.LIST_COLLECTIONS, **RETRIES)
 def list_collections() -> list[dict[str, Any]]:
     """Every collection."""
-    return [c.model_dump() for c in _store().list_collections()]
+    store = owned_store()
+    return [_info(store, name).model_dump() for name in versions.names(store)]
 
 
 @celery_app.task(name=queues.DELETE_DOCUMENT, **RETRIES)
 def delete_document(collection: str, doc_id: str, version: int = 0) -> dict[str, Any]:
-    """Remove a document and all its chunks, unless a write accepted later stored it."""
-    deleted = _store().delete_document(collection, doc_id, version)
+    """Remove a document and all its chunks from every live version, unless a write
+    accepted later stored it; the count is the served version's."""
+    store = owned_store()
+    counts = [store.delete_document(v, doc_id, version) for v in versions.live(store, collection)]
     get_hash_index().forget(collection, [doc_id])
-    return {"kind": "delete", "collection": collection, "deleted": deleted}
+    return {"kind": "delete", "collection": collection, "deleted": counts[0]}
 
 
 @celery_app.task(name=queues.DELETE_COLLECTION, **RETRIES)
 def delete_collection(collection: str) -> dict[str, Any]:
-    """Remove a collection and everything in it."""
-    deleted = _store().delete_collection(collection)
+    """Remove a collection, every version of it, and everything in them."""
+    store = owned_store()
+    found = versions.live(store, collection)
+    if not any(store.exists(v) for v in found):
+        raise NotFoundError(f"no collection {collection!r}")
+    deleted = [store.delete_collection(v) for v in found if store.exists(v)]
+    versions.set_entry(store, collection, None)
     get_hash_index().forget(collection)
-    return {"kind": "delete", "collection": collection, "deleted": deleted}
+    return {"kind": "delete", "collection": collection, "deleted": deleted[0]}
 
 
 @celery_app.task(name=queues.SEARCH, **RETRIES)
@@ -224,16 +288,26 @@ def search(
     with_text: bool,
     score_threshold: float | None = None,
 ) -> dict[str, Any]:
-    """The nearest documents to a query the gateway had embedded (micro-batched)."""
+    """The nearest documents to a query the gateway had embedded (micro-batched), in the
+    version holding the query's model: the served one, or during and after a migration the
+    other live one (a gateway that has not seen the switch yet); never across models."""
     embedded = EmbeddedTexts.model_validate(query)
-    store = _store()
-    store.check_model(collection, model=embedded.model, fingerprint=embedded.fingerprint)
+    store = owned_store()
+    stored = versions.of_model(store, collection, embedded.model) or versions.serving(
+        store, collection
+    )
+    if not store.check_model(stored, model=embedded.model, fingerprint=embedded.fingerprint):
+        raise NotFoundError(f"no collection {collection!r}")
     hits = store.search(
-        collection,
+        stored,
         decode_vector(embedded.vectors_b64[0]),
         top_k=top_k,
         where=filters.parse(conditions),
         score_threshold=score_threshold,
         with_text=with_text,
     )
-    return {"model": embedded.model, "hits": [h.model_dump(exclude_none=True) for h in hits]}
+    hits_out = [h.model_dump(exclude_none=True) for h in hits]
+    # Which model the collection serves now: a gateway that still embeds its queries with
+    # the model it served before a switch learns of it here.
+    serves = store.describe(versions.serving(store, collection))[0]
+    return {"model": embedded.model, "hits": hits_out, "serves": serves}

@@ -5,7 +5,7 @@ from fastapi.responses import JSONResponse
 
 from embedapp import queues
 from embedapp.apikeys import Scope
-from embedapp.errors import UnavailableError
+from embedapp.errors import ConflictError, UnavailableError
 from embedapp.gateway.deps import (
     AdminCollection,
     PrincipalDep,
@@ -86,6 +86,15 @@ async def search(
 ) -> SearchResponse:
     """The documents nearest to a query; the query is embedded on the interactive lane,
     micro-batched with concurrent queries and embeddings calls, by the collection's model."""
+    try:
+        return await _search(collection, body, services)
+    except ConflictError:
+        # Our view of the collection's model was older than a migration: ask again, once.
+        services.forget_collection(collection)
+        return await _search(collection, body, services)
+
+
+async def _search(collection: str, body: SearchRequest, services: ServicesDep) -> SearchResponse:
     model = await services.collection_model(collection)
     query = await services.embed([body.query], field="query", model=model)
     found = await services.call(
@@ -100,4 +109,6 @@ async def search(
             with_text=body.with_text,
         )
     )
+    if found.get("serves") not in (None, model):  # switched by a migration meanwhile
+        services.remember_collection(collection, found["serves"])
     return SearchResponse.model_validate(found)

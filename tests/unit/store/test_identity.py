@@ -11,6 +11,7 @@ import pytest
 from embedapp.store import Point, VectorStore, point_id
 from embedapp.store.base import Held
 from embedapp.store.identity import ID_SCHEME, POINT_NAMESPACE
+from embedapp.store.upgrade import upgrade_all_ids, upgrade_ids
 from tests.unit.store.test_behaviour import _chunked, _point
 
 
@@ -56,13 +57,13 @@ def test_an_older_collection_moves_to_exact_ids_once(store: VectorStore) -> None
     assert store.stored_versions("c", ["d1"]) == {}  # unreadable by exact ids until moved
 
     store.ensure_collection("new", dimension=3, model="m")  # made exact: nothing to move
-    assert store.upgrade_all_ids() == {"c": 303}
+    assert upgrade_all_ids(store) == {"c": 303}
     assert store.id_scheme("c") == ID_SCHEME and store.count("c") == 303
     assert store.stored_versions("c", ["d1"]) == {"d1": Held("h-t1", 0)}
     assert len(store.get_document("c", "long").chunks or []) == 3
     store.upsert("c", [_point("d1", [1, 1, 0], text="t1")])  # re-sent: overwrites, no twin
     assert store.count("c") == 303
-    assert store.upgrade_ids("c") == 0  # once
+    assert upgrade_ids(store, "c") == 0  # once
 
 
 def test_a_move_that_dies_part_way_finishes_on_the_next_start(store: VectorStore) -> None:
@@ -79,10 +80,10 @@ def test_a_move_that_dies_part_way_finishes_on_the_next_start(store: VectorStore
 
     store.delete_points = dies_on_the_second  # type: ignore[method-assign]
     with pytest.raises(RuntimeError):
-        store.upgrade_ids("c")
+        upgrade_ids(store, "c")
     store.delete_points = deletes  # type: ignore[method-assign]
     assert store.id_scheme("c") == 1  # not recorded as done
-    store.upgrade_ids("c")
+    upgrade_ids(store, "c")
     assert store.count("c") == 600 and store.id_scheme("c") == ID_SCHEME
     ids = {p.id for batch in store.scroll_all("c") for p in batch}
     assert ids == {point_id("c", f"d{i}") for i in range(600)}

@@ -30,7 +30,7 @@ def store(
 ) -> Iterator[VectorStore]:
     monkeypatch.setattr(store_tasks, "get_hash_index", NoHashIndex)
     opened = open_store(Settings(_env_file=None, data_dir=tmp_path, embedded_store=request.param))
-    monkeypatch.setattr(store_tasks, "_store", lambda: opened)
+    monkeypatch.setattr(store_tasks, "owned_store", lambda: opened)
     yield opened
     opened.close()
 
@@ -69,7 +69,7 @@ def test_a_rerun_after_a_crash_between_the_writes_leaves_no_old_chunk(
     version_1, version_2 = _job(1, "h1", ["a", "b", "c"]), _job(2, "h2", ["x", "y"])
     _store_job(version_1)
     # The child writes version 2's points and dies before removing chunk 2 of version 1.
-    store.upsert("c", [store_tasks._point(version_2, p) for p in version_2.points])
+    store.upsert("c", [store_tasks._point(version_2, p, "c") for p in version_2.points])
     # RabbitMQ redelivers the job; the rerun finds version 2 stored (chunk 0 says so).
     assert store.stored_versions("c", ["doc"]) == {"doc": Held("h2", 2)}
     _store_job(version_2)
@@ -127,12 +127,12 @@ def test_two_store_children_writing_one_document_cannot_let_the_older_win(
     # older job read what was held before the newer job was stored, then writes.
     older, newer = _job(2, "old", ["o", "l", "d"]), _job(3, "new", ["n", "w"])
     _store_job(newer)
-    store_tasks._write(store, older, older.points, previous=set())
+    store_tasks._write(store, older, older.points, stored=older.collection, previous=set())
     assert _text(store) == "nw" and store.count("c", "doc") == 2
 
 
 def test_a_store_child_racing_a_delete_leaves_nothing(store: VectorStore) -> None:
     older = _job(2, "old", ["o", "l", "d"])
     store.delete_document("c", "doc", 4)
-    store_tasks._write(store, older, older.points, previous=set())
+    store_tasks._write(store, older, older.points, stored=older.collection, previous=set())
     assert store.count("c", "doc") == 0
