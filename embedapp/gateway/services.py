@@ -187,7 +187,6 @@ class Services:
     ) -> str:
         """Queue embed_documents (on `model`'s lane) → store.upsert, as one job or several
         (each document may become up to `points` points); the id to follow it by."""
-        await self.publisher.check_store_backlog()
         # One version for the request: its documents' ids are unique.
         version = await self.clock.stamp()
         bounds = job_bounds(points, self.settings)

@@ -23,7 +23,7 @@ def test_every_route_needs_a_key_and_works_with_one(service: Service, collection
     assert len(routes) >= 12
     with TestClient(app) as gateway:
         for method, path in routes:
-            url = path.format(collection=collection, doc_id="x", task_id="x")
+            url = path.format(collection=collection, doc_id="x", task_id="x", migration_id="x")
             body = {} if method in ("POST", "PUT") else None
             anonymous = gateway.request(method, url, json=body)
             keyed = gateway.request(

@@ -20,6 +20,8 @@ async def ingest(
     """Queue documents for embedding; answers 202 once RabbitMQ has confirmed the job."""
     settings = services.settings
     limits.check_ingest(body, settings)
+    # Before asking the store anything: a lagging store worker would not answer in time.
+    await services.publisher.check_store_backlog()
     model = await services.collection_model(collection)
     if body.chunking:
         limits.check_chunking(body.chunking, await services.served_model(model), settings)

@@ -64,10 +64,6 @@ def _services(refuse_after: int | None = None) -> tuple[Services, FakeResults, l
 
     services.publisher.publish = publish  # type: ignore[method-assign]
 
-    async def store_keeps_up() -> None:
-        pass
-
-    services.publisher.check_store_backlog = store_keeps_up  # type: ignore[method-assign]
     return services, results, published
 
 
