@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -40,6 +42,16 @@ GATEWAY = "http://127.0.0.1:8000"
 def _save(result: dict[str, Any], json_out: Path | None) -> None:
     if json_out:
         json_out.write_text(json.dumps(result, indent=2))
+
+
+def _on_a_private_stack(
+    name: str, run: Callable[[Path], dict[str, Any]], json_out: Path | None
+) -> None:
+    """A benchmark on a private stack in a folder of its own; its figures printed and saved."""
+    with tempfile.TemporaryDirectory(prefix=f"embedapp-bench-{name}-") as workdir:
+        result = run(Path(workdir))
+    print(json.dumps(result, indent=2), flush=True)
+    _save(result, json_out)
 
 
 def _numbers(text: str) -> tuple[int, ...]:
@@ -227,7 +239,6 @@ def store(
     store, each engine in a process of its own; one JSON object per engine (needs no service)."""
     import subprocess
     import sys
-    import tempfile
 
     runs = [("edge", points), ("local", min(points, local_points))]
     results = []
@@ -262,24 +273,19 @@ def scale(
     """End to end at scale, on a private stack: ingest docs/s into a collection that already
     holds --points points vs into an empty one, and HTTP search latency idle and during ingest
     (run it on an otherwise idle machine)."""
-    import tempfile
-
     from embedapp.bench import scale as scale_run
     from embedapp.bench.corpus import generate
 
     settings_or_exit()
     queries = [d["text"] for d in generate(scale_run.PROBES, seed=1)]
-    with tempfile.TemporaryDirectory(prefix="embedapp-bench-scale-") as workdir:
-        result = scale_run.run(
-            load(corpus, documents),
-            queries,
-            points=points,
-            batch=batch,
-            workdir=Path(workdir),
+    _on_a_private_stack(
+        "scale",
+        lambda workdir: scale_run.run(
+            load(corpus, documents), queries, points=points, batch=batch, workdir=workdir,
             console=console,
-        )
-    print(json.dumps(result), flush=True)
-    _save(result, json_out)
+        ),
+        json_out,
+    )  # fmt: skip
 
 
 @bench_app.command("migration")
@@ -293,14 +299,13 @@ def migration(
 ) -> None:
     """What moving a collection to another model costs: docs/s of a migration beside the
     ingest of the same documents, on a private stack (run it on an otherwise idle machine)."""
-    import tempfile
-
     from embedapp.bench import migration as migration_run
 
     settings_or_exit()
-    with tempfile.TemporaryDirectory(prefix="embedapp-bench-migration-") as workdir:
-        result = migration_run.run(
-            load(corpus, documents), batch=batch, workdir=Path(workdir), console=Console()
-        )
-    print(json.dumps(result, indent=2))
-    _save(result, json_out)
+    _on_a_private_stack(
+        "migration",
+        lambda workdir: migration_run.run(
+            load(corpus, documents), batch=batch, workdir=workdir, console=console
+        ),
+        json_out,
+    )

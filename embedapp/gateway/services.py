@@ -224,6 +224,18 @@ class Services:
             self._served[model] = found
         return self._served[model]
 
+    async def loaded_model(self, model: str) -> ServedModel:
+        """A served model as its workers recorded it just now (dimension, files); 503 if no
+        worker has loaded it yet."""
+        served = await self.results.served_model(model)
+        if served is None:
+            raise UnavailableError(
+                f"no worker of model {model!r} has loaded it yet, so its dimension is not "
+                "known: start one (embedapp worker --model NAME) and retry",
+                headers={"Retry-After": str(self.settings.retry_after_s)},
+            )
+        return served
+
     def _job(
         self,
         collection: str,

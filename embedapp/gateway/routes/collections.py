@@ -5,7 +5,7 @@ from fastapi.responses import JSONResponse
 
 from embedapp import queues
 from embedapp.apikeys import Scope
-from embedapp.errors import ConflictError, UnavailableError
+from embedapp.errors import ConflictError
 from embedapp.gateway.deps import (
     AdminCollection,
     PrincipalDep,
@@ -50,13 +50,7 @@ async def create_collection(
     """A collection for one of the served models (ingest alone makes one for the default
     model): 201 when made, 200 when it exists with that model, 409 with another."""
     model = services.model_named(body.model)
-    served = await services.results.served_model(model)  # as recorded now, files included
-    if served is None:
-        raise UnavailableError(
-            f"no worker of model {model!r} has loaded it yet, so its dimension is not known: "
-            "start one (embedapp worker --model NAME) and retry",
-            headers={"Retry-After": str(services.settings.retry_after_s)},
-        )
+    served = await services.loaded_model(model)
     found = await services.call(
         services.task(
             queues.CREATE_COLLECTION, collection, model, served.dimension, served.fingerprint

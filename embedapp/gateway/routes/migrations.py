@@ -3,7 +3,6 @@
 from fastapi import APIRouter
 
 from embedapp import queues
-from embedapp.errors import UnavailableError
 from embedapp.gateway.deps import AdminCollection, ReadCollection, ServicesDep
 from embedapp.schemas import MigrationCreate, MigrationStatus
 
@@ -18,13 +17,7 @@ async def start(
     collection; searches keep using the old one, and every write reaches both, until the
     new one has caught up and the collection switches to it."""
     model = services.model_named(body.model)
-    served = await services.results.served_model(model)
-    if served is None:
-        raise UnavailableError(
-            f"no worker of model {model!r} has loaded it yet: start one "
-            "(embedapp worker --model NAME) and retry",
-            headers={"Retry-After": str(services.settings.retry_after_s)},
-        )
+    served = await services.loaded_model(model)
     found = await services.call(
         services.task(
             queues.MIGRATION_START,
