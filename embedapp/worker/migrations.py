@@ -216,18 +216,26 @@ def _catch_up(store: VectorStore, collection: str, migration: dict[str, Any]) ->
     # Every job has come back (or some never will): compare, in this store task, so that no
     # write lands between the comparison and a switch.
     source, target = _held(store, migration["source"]), _held(store, migration["target"])
-    behind = [doc for doc, version in source.items() if target.get(doc, -1) < version]
+    behind = {doc: version for doc, version in source.items() if target.get(doc, -1) < version}
     gone = {doc: version + 1 for doc, version in target.items() if doc not in source}
     if gone:  # deleted from the source while its copy was on its way
         store.delete_older(migration["target"], gone)
-    if behind:
-        rounds = migration["rounds"] + 1
+    # Writes keep coming while clients use the collection, and each one's copy for the new
+    # model takes a moment: a document stored after the previous comparison may be behind
+    # only because its copy is on its way. What was stored before it must be there.
+    mark = migration.get("watermark")
+    watermark = max(source.values(), default=0)
+    settled = sorted(doc for doc, version in behind.items() if mark is None or version <= mark)
+    if mark is None or settled:
+        rounds = migration["rounds"] + (1 if settled else 0)
         if rounds > MAX_ROUNDS:
-            save(store, collection, migration, state="failed", failures=len(behind),
-                  error=f"{len(behind)} documents could not be embedded by "
+            save(store, collection, migration, state="failed", failures=len(settled),
+                  error=f"{len(settled)} documents could not be embedded by "
                   f"{migration['model']!r} (the dead-letter queue holds their jobs)")  # fmt: skip
             return
-        pages = [behind[i : i + PAGE] for i in range(0, len(behind), PAGE)]
+        # Sent again (the same points written twice at worst); the copies ahead of them in
+        # the new model's queue have landed by the time these have.
+        pages = [settled[i : i + PAGE] for i in range(0, len(settled), PAGE)]
         found = [
             item
             for page in pages
@@ -237,7 +245,7 @@ def _catch_up(store: VectorStore, collection: str, migration: dict[str, Any]) ->
         ]
         _send(collection, migration, found)
         save(store, collection, migration, rounds=rounds, sent=migration["sent"] + len(found),
-              last_progress=time.time())  # fmt: skip
+              last_progress=time.time(), watermark=watermark)  # fmt: skip
         _next_step(collection, migration["id"], WAIT_S)
         return
     overlap = _overlap(store, migration)
