@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from embedapp.cli.support import console, settings_or_exit
+from embedapp.cli.support import Command, console, settings_or_exit
 
 dlq_app = typer.Typer(
     rich_markup_mode=None,
@@ -44,9 +44,11 @@ def dlq_list() -> None:
     Console().print(table)
 
 
-@dlq_app.command("replay")
+@dlq_app.command("replay", cls=Command)
 def dlq_replay(
-    task_ids: Annotated[list[str] | None, typer.Argument(help="Task ids (see dlq list).")] = None,
+    task_ids: Annotated[
+        list[str] | None, typer.Argument(help="Task ids (see dlq list).", metavar="TASK_ID")
+    ] = None,
     every: Annotated[bool, typer.Option("--all", help="Replay every dead message.")] = False,
 ) -> None:
     """Send dead messages back to their queue with a fresh retry budget."""

@@ -36,7 +36,9 @@ def _gateway_url() -> str:
 def ingest(
     file: Annotated[
         Path,
-        typer.Argument(exists=True, dir_okay=False, readable=True, help="The documents."),
+        typer.Argument(
+            exists=True, dir_okay=False, readable=True, help="The documents.", metavar="FILE"
+        ),
     ],
     collection: Annotated[
         str, typer.Option("--collection", "-c", help="Where they go.", metavar="NAME")

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from embedapp.apikeys import KeyEntry, Scope, digest, new_key, read_key_file, write_key_file
-from embedapp.cli.support import console, load_settings
+from embedapp.cli.support import Command, console, load_settings
 
 keys_app = typer.Typer(
     rich_markup_mode=None,
@@ -26,9 +26,9 @@ def _key_file() -> Path:
     return path
 
 
-@keys_app.command("add")
+@keys_app.command("add", cls=Command)
 def add(
-    name: Annotated[str, typer.Argument(help="Who the key is for, e.g. team-a.")],
+    name: Annotated[str, typer.Argument(help="Who the key is for, e.g. team-a.", metavar="NAME")],
     scope: Annotated[
         list[Scope] | None,
         typer.Option(
@@ -75,8 +75,8 @@ def list_keys() -> None:
     console.print(table)
 
 
-@keys_app.command("remove")
-def remove(name: Annotated[str, typer.Argument(help="The key's name.")]) -> None:
+@keys_app.command("remove", cls=Command)
+def remove(name: Annotated[str, typer.Argument(help="The key's name.", metavar="NAME")]) -> None:
     """Revoke a key: the gateway refuses it from its next request."""
     path = _key_file()
     entries = read_key_file(path)

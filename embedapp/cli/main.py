@@ -19,7 +19,7 @@ from embedapp.cli.ingest import ingest
 from embedapp.cli.keys import keys_app
 from embedapp.cli.preflight import check_management_api
 from embedapp.cli.store import store_app
-from embedapp.cli.support import CELERY, console, load_settings, settings_or_exit
+from embedapp.cli.support import CELERY, Command, console, load_settings, settings_or_exit
 from embedapp.queues import STORE_QUEUE, embed_queues
 from embedapp.settings import ModelSpec, Settings
 from embedapp.supervise import Child, Supervisor
@@ -240,7 +240,7 @@ def serve(concurrency: Concurrency = None) -> None:
     raise typer.Exit(code=Supervisor(children, console=console).run())
 
 
-app.command("ingest")(ingest)
+app.command("ingest", cls=Command)(ingest)
 app.add_typer(bench_app, name="bench")
 app.add_typer(store_app, name="store")
 app.add_typer(keys_app, name="keys")

@@ -74,8 +74,11 @@ def test_every_commands_help_reads_like_a_cli_in_80_columns() -> None:
     for command in commands:
         result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "80"})
         assert result.exit_code == 0, command
-        options = result.output.split("Options:")[-1]
-        for label in ("<bool>", "<str>", "<int", "<float>", "<path>", "<list["):
-            assert label not in options, (command, label, options)
+        # No Python type beside a name: an option shows its metavar, an argument its name alone.
+        for label in ("<bool>", "<str>", "<int", "<float>", "<path>", "<file>", "<list["):
+            assert label not in result.output, (command, label, result.output)
+        # Arguments in the usage line as click writes them: `FILE`, `[TASK_ID]...`, no braces.
+        arguments = result.output.splitlines()[0].partition("[OPTIONS]")[2]
+        assert arguments == arguments.upper() and "{" not in arguments, (command, arguments)
         assert "…" not in result.output, command  # nothing cut off
         assert max(map(len, result.output.splitlines())) <= 80, command
