@@ -19,11 +19,15 @@ def open_store(settings: Settings) -> VectorStore:
     """The configured Qdrant server, else the embedded store under the data dir."""
     from qdrant_client import QdrantClient
 
+    from embedapp.store import versions
     from embedapp.store.server import ServerStore
 
     if settings.qdrant_url:
         api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
-        return ServerStore(QdrantClient(url=settings.qdrant_url, api_key=api_key), server=True)
+        server = ServerStore(QdrantClient(url=settings.qdrant_url, api_key=api_key), server=True)
+        # Several store children may write to a server.
+        server.catalog_guard = versions.shared_guard(settings.result_backend)
+        return server
     path = settings.embedded_qdrant_path
     path.mkdir(parents=True, exist_ok=True)
     if settings.embedded_store == "local":

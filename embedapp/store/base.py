@@ -8,7 +8,8 @@ reassembly, hits) is written once, here, so that both engines behave alike.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +61,10 @@ class Found:
 
 class VectorStore(ABC):
     """Collections of points with a doc_id, text, metadata, content hash and model."""
+
+    # Held around each read-change-write of the catalog of versions (store.versions): nothing
+    # where one store child owns the store; a lock every child shares where several may write.
+    catalog_guard: Callable[[], AbstractContextManager[Any]] = nullcontext
 
     # -- what each engine supplies --------------------------------------------------------
     @abstractmethod

@@ -14,6 +14,8 @@ leave collections made before their first migration unmovable.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from embedapp.store.base import VectorStore
@@ -21,6 +23,10 @@ from embedapp.store.identity import collection_record
 
 CATALOG = "~catalog"
 VERSION_MARK = "~v"
+# A change of the catalog is a read and a write: a holder that died frees the lock after this.
+GUARD_S = 10.0
+
+Change = Callable[[dict[str, Any] | None], dict[str, Any] | None]
 
 
 def is_version_name(physical: str) -> bool:
@@ -36,17 +42,36 @@ def entry(store: VectorStore, name: str) -> dict[str, Any] | None:
     return found
 
 
+def update(store: VectorStore, name: str, change: Change) -> None:
+    """Change a collection's entry (None: none) as stored now, in one atomic write of the
+    catalog, under the store's guard: two store children changing two collections at once
+    would each write back the catalog they read, without the other's change. `change` raises
+    to write nothing."""
+    with store.catalog_guard():
+        if not store.exists(CATALOG):
+            store.create(CATALOG, dimension=1, record=collection_record(CATALOG, 1))
+        record = store.record(CATALOG)
+        collections = dict(record.get("collections", {}))
+        value = change(collections.get(name))
+        if value is None:
+            collections.pop(name, None)
+        else:
+            collections[name] = value
+        store.set_record(CATALOG, {**record, "collections": collections})
+
+
 def set_entry(store: VectorStore, name: str, value: dict[str, Any] | None) -> None:
-    """Replace (None: remove) a collection's entry, in one atomic write of the catalog."""
-    if not store.exists(CATALOG):
-        store.create(CATALOG, dimension=1, record=collection_record(CATALOG, 1))
-    record = store.record(CATALOG)
-    collections = dict(record.get("collections", {}))
-    if value is None:
-        collections.pop(name, None)
-    else:
-        collections[name] = value
-    store.set_record(CATALOG, {**record, "collections": collections})
+    """Replace (None: remove) a collection's entry."""
+    update(store, name, lambda _: value)
+
+
+def shared_guard(redis_url: str) -> Callable[[], AbstractContextManager[Any]]:
+    """A lock on the catalog that every store child shares, in Redis (redis-py's lock: it
+    expires, so a child killed while holding it blocks the others for GUARD_S at most)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
+    return lambda: client.lock("embedapp:catalog", timeout=GUARD_S, blocking_timeout=GUARD_S)
 
 
 def names(store: VectorStore) -> list[str]:
@@ -90,16 +115,22 @@ def add(store: VectorStore, name: str, *, model: str, dimension: int, fingerprin
     physical = f"{name}{VERSION_MARK}{number}"
     record = collection_record(model, dimension, fingerprint)
     store.create(physical, dimension=dimension, record=record)
-    current = entry(store, name) or {"serving": name, "versions": [name]}
-    set_entry(store, name, {**current, "versions": [*current["versions"], physical]})
+
+    def added(current: dict[str, Any] | None) -> dict[str, Any]:
+        current = current or {"serving": name, "versions": [name]}
+        return {**current, "versions": [*current["versions"], physical]}
+
+    update(store, name, added)
     return physical
 
 
 def retire(store: VectorStore, name: str, physical: str) -> None:
     """Drop a version that is not served: writes stop reaching it."""
-    current = entry(store, name)
-    if not current or physical == current["serving"] or physical not in current["versions"]:
-        raise ValueError(f"{physical!r} is not a retired version of {name!r}")
-    versions = [v for v in current["versions"] if v != physical]
-    set_entry(store, name, {**current, "versions": versions})
+
+    def retired(current: dict[str, Any] | None) -> dict[str, Any]:
+        if not current or physical == current["serving"] or physical not in current["versions"]:
+            raise ValueError(f"{physical!r} is not a retired version of {name!r}")
+        return {**current, "versions": [v for v in current["versions"] if v != physical]}
+
+    update(store, name, retired)
     store.delete_collection(physical)

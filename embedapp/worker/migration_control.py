@@ -61,10 +61,8 @@ def rollback(collection: str, migration_id: str) -> dict[str, Any]:
     migration = migration_record(store, collection, migration_id)
     if migration["state"] not in (*ACTIVE, "ready", "switched"):
         raise ConflictError(f"migration {migration_id} is {migration['state']}")
-    migration.update(state="rolled_back", rolled_back=time.time())
-    current = versions.entry(store, collection) or {}
-    versions.set_entry(store, collection, {**current, "serving": migration["source"],
-                                           "migration": migration})  # fmt: skip
+    save(store, collection, migration, serving=migration["source"], state="rolled_back",
+         rolled_back=time.time())  # fmt: skip
     return status(store, migration)
 
 

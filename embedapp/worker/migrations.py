@@ -48,10 +48,37 @@ def migration_record(store: VectorStore, collection: str, migration_id: str) -> 
     return dict(found)
 
 
-def save(store: VectorStore, collection: str, migration: dict[str, Any], **changes: Any) -> None:
-    migration.update(changes)
-    current = versions.entry(store, collection) or {}
-    versions.set_entry(store, collection, {**current, "migration": migration})
+def _mark(migration: dict[str, Any] | None) -> tuple[str | None, str | None]:
+    return (migration or {}).get("id"), (migration or {}).get("state")
+
+
+def save(
+    store: VectorStore,
+    collection: str,
+    migration: dict[str, Any],
+    *,
+    seen: tuple[str | None, str | None] | None = None,
+    serving: str | None = None,
+    **changes: Any,
+) -> None:
+    """Write the migration's record with these changes (`serving`: switch the version served),
+    unless the stored one is no longer what this task read (`seen`; by default the migration
+    as it was read): with several store children, a step must not undo a rollback it did
+    not see. ConflictError then, and the other task's change stands."""
+    seen = seen or _mark(migration)
+
+    def saved(current: dict[str, Any] | None) -> dict[str, Any]:
+        stored = (current or {}).get("migration")
+        if _mark(stored) != seen:
+            raise ConflictError(
+                f"migration {migration['id']} of {collection!r}: changed by another task "
+                f"({_mark(stored)[1]!r}, was {seen[1]!r}); this change is not saved"
+            )
+        migration.update(changes)
+        served = {"serving": serving} if serving else {}
+        return {**(current or {}), **served, "migration": migration}
+
+    versions.update(store, collection, saved)
 
 
 def _next_step(collection: str, migration_id: str, delay: float = 0.0) -> None:
@@ -120,7 +147,11 @@ def start(
         "min_overlap": min_overlap,
         "switch": switch,
     }
-    save(store, collection, migration)
+    try:
+        save(store, collection, migration, seen=_mark(running))
+    except ConflictError:
+        versions.retire(store, collection, target)  # another start got there first
+        raise
     _next_step(collection, migration["id"])
     log.info("migration %s: %s from %s to %s", migration["id"], collection, held_model, model)
     return migration
@@ -290,8 +321,6 @@ def _overlap(store: VectorStore, migration: dict[str, Any]) -> float:
 
 def switch_to(store: VectorStore, collection: str, migration: dict[str, Any]) -> None:
     """The new version becomes the one the collection serves: one write of the catalog."""
-    current = versions.entry(store, collection) or {}
-    migration.update(state="switched", switched=time.time())
-    versions.set_entry(store, collection, {**current, "serving": migration["target"],
-                                           "migration": migration})  # fmt: skip
+    save(store, collection, migration, serving=migration["target"], state="switched",
+         switched=time.time())  # fmt: skip
     log.info("migration %s: %s now serves %s", migration["id"], collection, migration["model"])

@@ -7,6 +7,7 @@ from typing import Any
 
 from celery import signals
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+from redis.exceptions import LockError
 
 from embedapp import filters, queues
 from embedapp.celery_app import celery_app
@@ -33,7 +34,8 @@ log = logging.getLogger(__name__)
 
 # Qdrant server hiccups are worth retrying; a wrong model or a missing collection is not
 # (EmbedappError: the client's mistake, logged without a traceback).
-RETRY_ON = (ResponseHandlingException, UnexpectedResponse, ConnectionError, TimeoutError)
+# LockError: the catalog's lock stayed taken (store.versions.shared_guard).
+RETRY_ON = (ResponseHandlingException, UnexpectedResponse, ConnectionError, TimeoutError, LockError)
 RETRIES = {
     "throws": (EmbedappError,),
     "autoretry_for": RETRY_ON,

@@ -1,9 +1,13 @@
 """Versions of a collection, on both engines: what its name serves, what its writes reach."""
 
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from embedapp.settings import get_settings
 from embedapp.store import VectorStore, open_store, versions
 from tests.unit.store.conftest import ENGINES, settings
 
@@ -42,3 +46,28 @@ def test_the_catalog_is_kept_across_restarts(tmp_path: Path, engine: str) -> Non
     assert versions.live(again, "c") == ["c", "c~v2"]
     assert versions.names(again) == ["c"]
     again.close()
+
+
+def test_two_store_children_changing_the_catalog_at_once_keep_both_changes(
+    store: VectorStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What open_store gives a store on a Qdrant server, where several children write.
+    store.catalog_guard = versions.shared_guard(get_settings().result_backend)
+    versions.set_entry(store, "first", {"serving": "first", "versions": ["first"]})
+    read = store.record
+
+    def slow_record(name: str) -> dict[str, Any]:
+        found = read(name)
+        time.sleep(0.3)  # both would read before either writes, but for the guard
+        return found
+
+    monkeypatch.setattr(store, "record", slow_record)
+    changes = [
+        threading.Thread(target=versions.set_entry, args=(store, name, {"serving": name}))
+        for name in ("a", "b")
+    ]
+    for change in changes:
+        change.start()
+    for change in changes:
+        change.join()
+    assert {"a", "b", "first"} <= set(versions.names(store))
