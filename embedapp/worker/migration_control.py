@@ -10,7 +10,7 @@ from embedapp import queues
 from embedapp.celery_app import celery_app
 from embedapp.errors import ConflictError
 from embedapp.store import VectorStore, versions
-from embedapp.worker.migrations import ACTIVE, done, migration_record, save, switch_to
+from embedapp.worker.migration_record import ACTIVE, done, migration_record, save, switch_to
 from embedapp.worker.store import RETRIES, owned_store
 
 

@@ -22,63 +22,22 @@ from embedapp import queues
 from embedapp.celery_app import celery_app
 from embedapp.errors import ConflictError, NotFoundError
 from embedapp.messages import Chunking, DocumentIn, EmbeddedTexts, IngestJob, decode_vector
-from embedapp.messages import migration_done_key as done_key
 from embedapp.schemas import StoredChunk
 from embedapp.store import VectorStore, versions
 from embedapp.store.base import reassemble
 from embedapp.worker.copies import send_ingest_job
+from embedapp.worker.migration_record import ACTIVE, done, mark, migration_record, save, switch_to
 from embedapp.worker.store import RETRIES, owned_store
 
 log = logging.getLogger(__name__)
 
 PAGE = 256  # points read per backfill step
-ACTIVE = ("copying", "catching_up")
 WAIT_S = 1.0  # between catch-up checks while jobs are in flight
 STALLED_S = 60.0  # no job finished for this long: compare and send again what is missing
 MAX_ROUNDS = 5  # comparisons that still find differences before the migration fails
 SAMPLE = 50  # documents whose self-retrieval the quality check compares
 # Chunked documents stored before the chunking was recorded with them.
 FALLBACK_CHUNKING = Chunking(size=256, overlap=32)
-
-
-def migration_record(store: VectorStore, collection: str, migration_id: str) -> dict[str, Any]:
-    found = (versions.entry(store, collection) or {}).get("migration")
-    if not found or found["id"] != migration_id:
-        raise NotFoundError(f"no migration {migration_id!r} of collection {collection!r}")
-    return dict(found)
-
-
-def _mark(migration: dict[str, Any] | None) -> tuple[str | None, str | None]:
-    return (migration or {}).get("id"), (migration or {}).get("state")
-
-
-def save(
-    store: VectorStore,
-    collection: str,
-    migration: dict[str, Any],
-    *,
-    seen: tuple[str | None, str | None] | None = None,
-    serving: str | None = None,
-    **changes: Any,
-) -> None:
-    """Write the migration's record with these changes (`serving`: switch the version served),
-    unless the stored one is no longer what this task read (`seen`; by default the migration
-    as it was read): with several store children, a step must not undo a rollback it did
-    not see. ConflictError then, and the other task's change stands."""
-    seen = seen or _mark(migration)
-
-    def saved(current: dict[str, Any] | None) -> dict[str, Any]:
-        stored = (current or {}).get("migration")
-        if _mark(stored) != seen:
-            raise ConflictError(
-                f"migration {migration['id']} of {collection!r}: changed by another task "
-                f"({_mark(stored)[1]!r}, was {seen[1]!r}); this change is not saved"
-            )
-        migration.update(changes)
-        served = {"serving": serving} if serving else {}
-        return {**(current or {}), **served, "migration": migration}
-
-    versions.update(store, collection, saved)
 
 
 def _next_step(collection: str, migration_id: str, delay: float = 0.0) -> None:
@@ -148,7 +107,7 @@ def start(
         "switch": switch,
     }
     try:
-        save(store, collection, migration, seen=_mark(running))
+        save(store, collection, migration, seen=mark(running))
     except ConflictError:
         versions.retire(store, collection, target)  # another start got there first
         raise
@@ -202,15 +161,6 @@ def _send(collection: str, migration: dict[str, Any], found: list[tuple[Any, ...
                 migration=migration["id"],
             )
         )
-
-
-def done(migration_id: str) -> int:
-    """Documents the migration's jobs have written so far (0 if not known)."""
-    try:
-        return int(celery_app.backend.client.get(done_key(migration_id)) or 0)
-    except Exception as exc:
-        log.warning("migration %s: progress not read: %s", migration_id, exc)
-        return 0
 
 
 @celery_app.task(name=queues.MIGRATION_STEP, **RETRIES)
@@ -317,10 +267,3 @@ def _overlap(store: VectorStore, migration: dict[str, Any]) -> float:
         b = {h.id for h in store.search(migration["target"], after, top_k=10, with_text=False)}
         overlaps.append(len(a & b) / max(1, min(10, len(a))))
     return round(sum(overlaps) / len(overlaps), 4)
-
-
-def switch_to(store: VectorStore, collection: str, migration: dict[str, Any]) -> None:
-    """The new version becomes the one the collection serves: one write of the catalog."""
-    save(store, collection, migration, serving=migration["target"], state="switched",
-         switched=time.time())  # fmt: skip
-    log.info("migration %s: %s now serves %s", migration["id"], collection, migration["model"])

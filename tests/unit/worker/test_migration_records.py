@@ -8,7 +8,7 @@ import pytest
 
 from embedapp.errors import ConflictError
 from embedapp.store import VectorStore, open_store, versions
-from embedapp.worker.migrations import save
+from embedapp.worker.migration_record import save
 from tests.unit.store.conftest import ENGINES, settings
 
 
