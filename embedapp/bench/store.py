@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from embedapp import filters
-from embedapp.store.base import Point, VectorStore
+from embedapp.store import Point, VectorStore
 from embedapp.store.edge import EdgeStore
 from embedapp.store.identity import point_id
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 import logging
 
 from embedapp.settings import Settings
-from embedapp.store.base import Point, VectorStore
+from embedapp.store.base import VectorStore
 from embedapp.store.identity import point_id
+from embedapp.store.points import Point
 
 __all__ = ["Point", "VectorStore", "open_store", "point_id"]
 

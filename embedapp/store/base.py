@@ -10,13 +10,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
 from typing import Any
 
 from embedapp.errors import ConflictError, NotFoundError
 from embedapp.filters import ANYTHING, Filter
 from embedapp.schemas import CollectionInfo, SearchHit, StoredChunk, StoredDocument
-from embedapp.store.identity import collection_record, exact_id, point_id
+from embedapp.store.identity import collection_record, point_id
+from embedapp.store.points import Found, Held, Point, reassemble
 
 # Points per engine call: bounds the memory of one write, not its durability.
 UPSERT_BATCH = 256
@@ -25,38 +25,6 @@ MAX_DOCUMENT_POINTS = 10_000
 # A collection's deleted documents (doc_id → the delete's version) live in a collection of
 # this suffix beside it: a character no collection name may hold, so it never shows.
 TOMBSTONES = "~deleted"
-
-
-@dataclass(frozen=True)
-class Point:
-    """One point to write: its id, vector and payload."""
-
-    id: str
-    vector: list[float]
-    payload: dict[str, Any]
-
-
-def under_exact_id(collection: str, point: Point) -> Point:
-    """The point under the id its payload gives it (it may hold an id of an older scheme)."""
-    return Point(exact_id(collection, point.payload), point.vector, point.payload)
-
-
-@dataclass(frozen=True)
-class Held:
-    """What the store holds of a document: its content hash (None: deleted) and the version
-    (acceptance order) of the write or delete that put it there; 0 before versions."""
-
-    content_hash: str | None
-    version: int
-
-
-@dataclass(frozen=True)
-class Found:
-    """A point read back: its payload, and its vector or score where asked for."""
-
-    payload: dict[str, Any]
-    vector: list[float] | None = None
-    score: float = 0.0
 
 
 class VectorStore(ABC):
@@ -309,13 +277,3 @@ class VectorStore(ABC):
             for found in nearest
             for p in [found.payload]
         ]
-
-
-def reassemble(chunks: Sequence[StoredChunk]) -> str:
-    """The document's text from its overlapping chunks (each an exact slice of it)."""
-    text, covered = "", chunks[0].start
-    for chunk in chunks:
-        if chunk.end > covered:
-            text += chunk.text[max(0, covered - chunk.start) :]
-            covered = chunk.end
-    return text

@@ -45,8 +45,9 @@ from qdrant_edge import Query as EdgeQuery
 
 from embedapp import filters
 from embedapp.store import filtering
-from embedapp.store.base import MAX_DOCUMENT_POINTS, UPSERT_BATCH, Found, Point, VectorStore
+from embedapp.store.base import MAX_DOCUMENT_POINTS, UPSERT_BATCH, VectorStore
 from embedapp.store.indexer import IndexBuilds
+from embedapp.store.points import Found, Point
 
 log = logging.getLogger(__name__)
 

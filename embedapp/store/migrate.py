@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from embedapp.store.base import VectorStore, under_exact_id
+from embedapp.store.base import VectorStore
+from embedapp.store.points import under_exact_id
 from embedapp.store.server import ServerStore
 
 # Points per read from local mode and write into the target.

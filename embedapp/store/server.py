@@ -13,13 +13,8 @@ from qdrant_client import QdrantClient, models
 
 from embedapp import filters
 from embedapp.store import filtering
-from embedapp.store.base import (
-    MAX_DOCUMENT_POINTS,
-    UPSERT_BATCH,
-    Found,
-    Point,
-    VectorStore,
-)
+from embedapp.store.base import MAX_DOCUMENT_POINTS, UPSERT_BATCH, VectorStore
+from embedapp.store.points import Found, Point
 
 
 def _equal(key: str, value: str) -> models.FieldCondition:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from embedapp.store.base import VectorStore, under_exact_id
+from embedapp.store.base import VectorStore
 from embedapp.store.identity import ID_SCHEME
+from embedapp.store.points import under_exact_id
 
 
 def upgrade_ids(store: VectorStore, name: str) -> int:

@@ -10,7 +10,7 @@ from embedapp.celery_app import celery_app
 from embedapp.messages import EMBEDDED_JOB_REPR, DocumentIn, EmbeddedJob, IngestJob, PointIn
 from embedapp.schemas import StoredChunk
 from embedapp.store import VectorStore, versions
-from embedapp.store.base import reassemble
+from embedapp.store.points import reassemble
 
 
 def forward(store: VectorStore, job: EmbeddedJob, points: list[PointIn], stored: str) -> None:

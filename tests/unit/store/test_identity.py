@@ -9,8 +9,8 @@ import uuid
 import pytest
 
 from embedapp.store import Point, VectorStore, point_id
-from embedapp.store.base import Held
 from embedapp.store.identity import ID_SCHEME, POINT_NAMESPACE
+from embedapp.store.points import Held
 from embedapp.store.upgrade import upgrade_all_ids, upgrade_ids
 from tests.unit.store.test_behaviour import _chunked, _point
 

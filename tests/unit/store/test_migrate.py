@@ -12,7 +12,7 @@ from embedapp.cli.main import app
 from embedapp.filters import parse
 from embedapp.settings import Settings, get_settings
 from embedapp.store import open_store
-from embedapp.store.base import Held
+from embedapp.store.points import Held
 from tests.unit.store.test_behaviour import _chunked, _point
 
 

@@ -12,7 +12,7 @@ import pytest
 from embedapp.messages import Chunk, DocumentIn, EmbeddedJob, PointIn, encode_vector
 from embedapp.settings import Settings
 from embedapp.store import VectorStore, open_store
-from embedapp.store.base import Held
+from embedapp.store.points import Held
 from embedapp.worker import store as store_tasks
 
 
