@@ -61,10 +61,17 @@ class VectorStore(ABC):
 
     @abstractmethod
     def scroll_page(
-        self, name: str, offset: str | None, limit: int, *, with_vector: bool = True
+        self,
+        name: str,
+        offset: str | None,
+        limit: int,
+        *,
+        with_vector: bool = True,
+        fields: Sequence[str] | None = None,
     ) -> tuple[list[Point], str | None]:
-        """Up to `limit` points from `offset` (None: the first), with their payloads (and
-        vectors), and the offset of the next page (None: that was the last)."""
+        """Up to `limit` points from `offset` (None: the first), with their payloads (only
+        these `fields`, where given) and vectors, and the offset of the next page (None: that
+        was the last)."""
 
     @abstractmethod
     def count(self, name: str, doc_id: str | None = None) -> int:

@@ -174,10 +174,17 @@ class EdgeStore(VectorStore):
         return record["model"], int(record["dimension"])
 
     def scroll_page(
-        self, name: str, offset: str | None, limit: int, *, with_vector: bool = True
+        self,
+        name: str,
+        offset: str | None,
+        limit: int,
+        *,
+        with_vector: bool = True,
+        fields: Sequence[str] | None = None,
     ) -> tuple[list[Point], str | None]:
+        payload = True if fields is None else list(fields)
         request = ScrollRequest(
-            offset=offset, limit=limit, with_payload=True, with_vector=with_vector
+            offset=offset, limit=limit, with_payload=payload, with_vector=with_vector
         )
         records, following = self._shard(name).scroll(request)
         points = [

@@ -184,10 +184,17 @@ class ServerStore(VectorStore):
         return [Found(payload=p.payload or {}, score=p.score) for p in found]
 
     def scroll_page(
-        self, name: str, offset: str | None, limit: int, *, with_vector: bool = True
+        self,
+        name: str,
+        offset: str | None,
+        limit: int,
+        *,
+        with_vector: bool = True,
+        fields: Sequence[str] | None = None,
     ) -> tuple[list[Point], str | None]:
+        payload = True if fields is None else list(fields)
         found, following = self.client.scroll(
-            name, limit=limit, offset=offset, with_payload=True, with_vectors=with_vector
+            name, limit=limit, offset=offset, with_payload=payload, with_vectors=with_vector
         )
         points = [
             Point(

@@ -24,7 +24,7 @@ from embedapp.errors import ConflictError, NotFoundError
 from embedapp.messages import Chunking, DocumentIn, EmbeddedTexts, IngestJob, decode_vector
 from embedapp.schemas import StoredChunk
 from embedapp.store import VectorStore, versions
-from embedapp.store.base import reassemble
+from embedapp.store.points import reassemble
 from embedapp.worker.copies import send_ingest_job
 from embedapp.worker.migration_record import ACTIVE, done, mark, migration_record, save, switch_to
 from embedapp.worker.store import RETRIES, owned_store
@@ -32,6 +32,9 @@ from embedapp.worker.store import RETRIES, owned_store
 log = logging.getLogger(__name__)
 
 PAGE = 256  # points read per backfill step
+# Points read per page of a comparison, and what of each.
+SCAN_PAGE = 2048
+HELD_FIELDS = ("doc_id", "version", "chunk")
 WAIT_S = 1.0  # between catch-up checks while jobs are in flight
 STALLED_S = 60.0  # no job finished for this long: compare and send again what is missing
 MAX_ROUNDS = 5  # comparisons that still find differences before the migration fails
@@ -49,7 +52,10 @@ def _held(store: VectorStore, physical: str) -> dict[str, int]:
     found: dict[str, int] = {}
     offset: str | None = None
     while True:
-        points, offset = store.scroll_page(physical, offset, PAGE, with_vector=False)
+        # The fields it needs only, not the texts: this scans every point, in the store child.
+        points, offset = store.scroll_page(
+            physical, offset, SCAN_PAGE, with_vector=False, fields=HELD_FIELDS
+        )
         for point in points:
             if point.payload.get("chunk", {}).get("index", 0) == 0:
                 found[point.payload["doc_id"]] = int(point.payload.get("version", 0))

@@ -8,7 +8,7 @@ import pytest
 from embedapp.errors import ConflictError, NotFoundError
 from embedapp.filters import parse
 from embedapp.store import Point, VectorStore, open_store, point_id
-from embedapp.store.base import Held
+from embedapp.store.points import Held
 from tests.unit.store.conftest import ENGINES, settings
 
 
@@ -86,6 +86,16 @@ def test_a_chunked_document_reads_back_whole(store: VectorStore) -> None:
     found = store.get_document("c", "a")
     assert found.text == "abcdefghijk"
     assert [c.index for c in found.chunks or []] == [0, 1, 2]
+
+
+def test_a_page_of_points_can_carry_only_some_fields(store: VectorStore) -> None:
+    store.upsert("c", [_point("plain", [1, 0, 0], text="x"), *_chunked("split", ["abc", "bcd"])])
+    points, following = store.scroll_page("c", None, 10, with_vector=False, fields=["doc_id"])
+    assert following is None
+    assert sorted(p.payload["doc_id"] for p in points) == ["plain", "split", "split"]
+    assert all(set(p.payload) == {"doc_id"} and p.vector == [] for p in points)
+    whole, _ = store.scroll_page("c", None, 10)
+    assert all("text" in p.payload and len(p.vector) == 3 for p in whole)
 
 
 def test_stored_versions_name_each_documents_content_hash(store: VectorStore) -> None:
