@@ -94,6 +94,7 @@ def build(settings: Settings) -> dict[str, Any]:
         "include": [
             "embedapp.worker.embed",
             "embedapp.worker.store",
+            "embedapp.worker.collections",
             "embedapp.worker.migrations",
             "embedapp.worker.migration_control",
         ],
