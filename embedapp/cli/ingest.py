@@ -33,6 +33,42 @@ def _gateway_url() -> str:
     return f"http://{host}:{settings.gateway_port}"
 
 
+def _report(
+    tally: Tally, outcome: str, *, collection: str, checkpoint: Checkpoint, as_json: bool
+) -> None:
+    """The run's summary, and with --json the same as one JSON object on stdout."""
+    truncated = checkpoint.truncated_ids()
+    listed = checkpoint.truncated_path if truncated else None
+    console.print(
+        summary(
+            tally,
+            head=outcome,
+            collection=collection,
+            truncated=len(truncated),
+            truncated_list=listed,
+        ),
+        soft_wrap=True,
+    )
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "collection": collection,
+                    "stored": tally.stored,
+                    "embedded": tally.embedded,
+                    "unchanged": tally.unchanged,
+                    "done_before": tally.done_before,
+                    "failed": tally.failed,
+                    "truncated": len(truncated),
+                    "truncated_ids": str(listed) if listed else None,
+                    "errors": tally.errors,
+                    "interrupted": outcome == "interrupted",
+                    "stopped": outcome == "stopped",
+                }
+            )
+        )
+
+
 def ingest(
     file: Annotated[
         Path,
@@ -143,37 +179,8 @@ def ingest(
             progress.console.print(f"[red]error:[/] {exc}", soft_wrap=True)
         except KeyboardInterrupt:
             interrupted, tally = True, run.tally
-    truncated = checkpoint.truncated_ids()
-    head = "interrupted" if interrupted else "stopped" if stopped else "done"
-    listed = checkpoint.truncated_path if truncated else None
-    console.print(
-        summary(
-            tally,
-            head=head,
-            collection=collection,
-            truncated=len(truncated),
-            truncated_list=listed,
-        ),
-        soft_wrap=True,
-    )
-    if as_json:
-        print(
-            json.dumps(
-                {
-                    "collection": collection,
-                    "stored": tally.stored,
-                    "embedded": tally.embedded,
-                    "unchanged": tally.unchanged,
-                    "done_before": tally.done_before,
-                    "failed": tally.failed,
-                    "truncated": len(truncated),
-                    "truncated_ids": str(listed) if listed else None,
-                    "errors": tally.errors,
-                    "interrupted": interrupted,
-                    "stopped": stopped,
-                }
-            )
-        )
+    outcome = "interrupted" if interrupted else "stopped" if stopped else "done"
+    _report(tally, outcome, collection=collection, checkpoint=checkpoint, as_json=as_json)
     if interrupted:
         console.print(
             f"{len(run.pending)} jobs in flight will still be stored; run the same command "

@@ -4,7 +4,7 @@
 import logging
 from collections.abc import Collection
 from functools import lru_cache
-from typing import Any
+from typing import Any, NoReturn
 
 from celery import signals
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
@@ -16,6 +16,7 @@ from embedapp.errors import EmbedappError
 from embedapp.messages import (
     EMBEDDED_JOB_REPR,
     Counts,
+    DocumentIn,
     EmbeddedJob,
     IngestJob,
     PointIn,
@@ -148,36 +149,39 @@ def upsert(self: Any, embedded: dict[str, Any]) -> dict[str, Any]:
             store.set_version(version, unchanged, job.version)
     missing = [d for d in skipped if hashes.get(d.id) != d.content_hash]
     if missing:
-        second_pass = IngestJob(
-            job_id=job.job_id,
-            collection=job.collection,
-            model=job.model,
-            version=job.version,
-            documents=missing,
-            chunking=job.chunking,
-            use_index=False,
-            carried=Counts(
-                embedded=job.embedded,
-                unchanged=job.unchanged - len(missing),
-                truncated=job.truncated,
-            ),
-            target=job.target,
-            migration=job.migration,
-        )
-        # Keeps this task's id, so the job ends when the second pass is stored.
-        raise self.replace(
-            celery_app.signature(
-                queues.EMBED_DOCUMENTS,
-                args=(second_pass.model_dump(),),
-                argsrepr=second_pass.summary(),
-            )
-            | self.signature(argsrepr=EMBEDDED_JOB_REPR)
-        )
+        _embed_again(self, job, missing)
     if job.target is None:
         copies.forward(store, job, points, stored)
     if job.migration:
         _count_migrated(job.migration, job.total)
     return result
+
+
+def _embed_again(task: Any, job: EmbeddedJob, missing: list[DocumentIn]) -> NoReturn:
+    """The documents the hash index said were stored but are not: a second pass through the
+    embed lane, in place of this task (its id kept, so the job ends when they are stored)."""
+    second_pass = IngestJob(
+        job_id=job.job_id,
+        collection=job.collection,
+        model=job.model,
+        version=job.version,
+        documents=missing,
+        chunking=job.chunking,
+        use_index=False,
+        carried=Counts(
+            embedded=job.embedded,
+            unchanged=job.unchanged - len(missing),
+            truncated=job.truncated,
+        ),
+        target=job.target,
+        migration=job.migration,
+    )
+    raise task.replace(
+        celery_app.signature(
+            queues.EMBED_DOCUMENTS, args=(second_pass.model_dump(),), argsrepr=second_pass.summary()
+        )
+        | task.signature(argsrepr=EMBEDDED_JOB_REPR)
+    )
 
 
 def _count_migrated(migration_id: str, documents: int) -> None:
