@@ -202,12 +202,17 @@ def _load_model(
     settings: Settings, device: str, *, threads: int | None
 ) -> tuple[SentenceTransformer, str]:
     """The model on its backend (float32 weights), and the device it runs on."""
+    import torch
     from sentence_transformers import SentenceTransformer
 
     from embedapp.model import backends
 
     if settings.backend == "torch":
-        return SentenceTransformer(settings.model_source, device=device), device
+        # float32 whatever the files hold (transformers 5 loads a float16 checkpoint as
+        # float16): a lower precision is chosen per child (precision.choose), not by the files.
+        return SentenceTransformer(
+            settings.model_source, device=device, model_kwargs={"dtype": torch.float32}
+        ), device
     if device != "cpu":
         log.warning("the %s backend runs on the CPU (ONNX Runtime's CPU build)", settings.backend)
     return backends.load_onnx(settings, threads=threads), "cpu"
