@@ -11,7 +11,6 @@ prints figures, never a test.
 from __future__ import annotations
 
 import asyncio
-import gc
 import itertools
 import json
 import os
@@ -20,7 +19,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from rich.console import Console
 from rich.table import Table
 
@@ -33,11 +31,11 @@ from embedapp.bench.inprocess import (
     batcher_in,
     in_process,
 )
+from embedapp.bench.quality import FP32, quality
 from embedapp.bench.targets import Config, Stack, callers
 from embedapp.queues import BULK_QUEUE, STORE_QUEUE, queue_stats
 from embedapp.settings import Settings
 
-FP32 = ("torch", "float32")
 AUTO = Config(dtype="auto")  # the default settings
 
 
@@ -51,40 +49,6 @@ class Row:
     config: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, float] = field(default_factory=dict)
     cpu_ms_per_doc: dict[str, float] = field(default_factory=dict)  # end to end, by part
-
-
-def quality(
-    backends: list[tuple[str, str]], texts: list[str], queries: list[str], console: Console
-) -> dict[tuple[str, str], dict[str, float]]:
-    """Each backend against torch float32: cosine of every vector, recall@10 overlap of
-    exact search results for the queries over the texts."""
-    from embedapp.model.embedder import load_embedder
-
-    def vectors(backend: str, dtype: str) -> tuple[np.ndarray, np.ndarray]:
-        settings = Settings(backend=backend, dtype=dtype, device="cpu", cpu_matmul="default")
-        embedder = load_embedder(settings)
-        found = embedder.encode(texts), embedder.encode(queries)
-        del embedder
-        gc.collect()
-        return found
-
-    reference_docs, reference_queries = vectors(*FP32)
-    reference_top = np.argsort(-reference_queries @ reference_docs.T, axis=1)[:, :10]
-    figures = {}
-    for backend, dtype in backends:
-        docs, found_queries = vectors(backend, dtype)
-        cosines = np.sum(docs * reference_docs, axis=1)
-        top = np.argsort(-found_queries @ docs.T, axis=1)[:, :10]
-        overlap = np.mean(
-            [len(set(a) & set(b)) / 10 for a, b in zip(top, reference_top, strict=True)]
-        )
-        figures[(backend, dtype)] = {
-            "mean_cosine": float(cosines.mean()),
-            "min_cosine": float(cosines.min()),
-            "recall_at_10": float(overlap),
-        }
-        console.print(f"quality {backend} {dtype}: {figures[(backend, dtype)]}")
-    return figures
 
 
 @dataclass
