@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from embedapp.bench import accelerator
 from embedapp.bench.corpus import load
 from embedapp.cli.support import console, settings_or_exit
 
@@ -309,3 +310,6 @@ def migration(
         ),
         json_out,
     )
+
+
+bench_app.command("accelerator")(accelerator.command)
