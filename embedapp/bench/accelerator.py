@@ -64,11 +64,12 @@ def measure(
 
     device = pick_device(device)
     figures = _float32_rates(texts, device)
-    picked = "float32"
+    # Picked once, by the first child's measurement; every budget then runs in it.
+    picked = "auto"
     for budget in budgets:
         settings = Settings(
             backend="torch",
-            dtype="auto",
+            dtype=picked,
             device=device,
             max_batch_tokens=budget,
             batch_size=max(256, budget // TOKENS_PER_TEXT),

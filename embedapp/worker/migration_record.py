@@ -27,6 +27,7 @@ def migration_record(store: VectorStore, collection: str, migration_id: str) -> 
 
 
 def mark(migration: dict[str, Any] | None) -> tuple[str | None, str | None]:
+    """What a task compares before it writes: the migration's id and state."""
     return (migration or {}).get("id"), (migration or {}).get("state")
 
 

@@ -3,12 +3,16 @@ writes (their size is the GPU's business; here only what they are)."""
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from embedapp.bench.inprocess import BATCHER, ENCODE_BS32
 from embedapp.cli.main import app
+from embedapp.model import precision
+from embedapp.settings import Settings
 from tests.tiny_model import build_tiny_model
 
 
@@ -16,6 +20,16 @@ def test_the_model_is_measured_in_each_way_with_its_quality(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("EMBEDAPP_MODELS", str(build_tiny_model(tmp_path)))
+    # `auto` measures, and a busy machine may decide otherwise from one child to the next:
+    # the precision is picked once, then every budget runs in it.
+    real_choose, picks = precision.choose, iter(["bfloat16", "float32", "float32"])
+
+    def changing_mind(settings: Settings, device: str, model: Any) -> precision.Precision:
+        if settings.dtype != "auto":
+            return real_choose(settings, device, model)
+        return precision.Precision(getattr(torch, next(picks)), "auto, faked")
+
+    monkeypatch.setattr(precision, "choose", changing_mind)
     out = tmp_path / "figures.json"
     result = CliRunner().invoke(
         app,
@@ -39,6 +53,7 @@ def test_the_model_is_measured_in_each_way_with_its_quality(
     figures = json.loads(out.read_text())
     assert figures["device"] == "cpu" and figures["documents"] == 300
     picked = figures["precision"]
+    assert picked == "bfloat16"
     assert list(figures["docs_per_s"]) == [
         ENCODE_BS32,
         BATCHER,
