@@ -9,7 +9,7 @@ from embedapp.errors import ConflictError, NotFoundError
 from embedapp.filters import parse
 from embedapp.store import Point, VectorStore, open_store, point_id
 from embedapp.store.points import Held
-from tests.unit.store.conftest import ENGINES, settings
+from tests.unit.conftest import ENGINES, settings
 
 
 def _point(

@@ -9,7 +9,7 @@ import pytest
 
 from embedapp.settings import get_settings
 from embedapp.store import VectorStore, open_store, versions
-from tests.unit.store.conftest import ENGINES, settings
+from tests.unit.conftest import ENGINES, settings
 
 
 def test_an_unmigrated_collection_serves_itself(store: VectorStore) -> None:

@@ -1,23 +1,11 @@
 """A migration's record is changed by several tasks (its steps, a client's switch or rollback),
 which run in several store children where the store is a Qdrant server."""
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from embedapp.errors import ConflictError
-from embedapp.store import VectorStore, open_store, versions
+from embedapp.store import VectorStore, versions
 from embedapp.worker.migration_record import save
-from tests.unit.store.conftest import ENGINES, settings
-
-
-@pytest.fixture(params=ENGINES)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStore]:
-    store = open_store(settings(tmp_path, request.param))
-    store.ensure_collection("c", dimension=3, model="m")
-    yield store
-    store.close()
 
 
 def test_a_step_that_read_the_migration_before_a_rollback_cannot_undo_it(
