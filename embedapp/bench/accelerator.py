@@ -21,7 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from embedapp.bench.corpus import generate, load
+from embedapp.bench.corpus import with_queries
 from embedapp.bench.inprocess import BATCHER, ENCODE_BS32, batcher_in
 from embedapp.bench.quality import quality
 from embedapp.settings import Settings
@@ -120,10 +120,9 @@ def command(
     and embedapp's batcher in float32, and the batcher in the precision `auto` picks there
     at several token budgets, with its quality against float32."""
     console = Console()
-    more = load(corpus, documents + 100)
-    queries = [d["text"] for d in more[documents:]] or [d["text"] for d in generate(100, seed=1)]
+    texts, queries = with_queries(corpus, documents)
     result = measure(
-        [d["text"] for d in more[:documents]],
+        [d["text"] for d in texts],
         queries,
         device=device,
         budgets=[int(b) for b in budgets.split(",")],

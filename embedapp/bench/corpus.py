@@ -132,3 +132,11 @@ def load(corpus: str | None, count: int) -> list[dict[str, Any]]:
         for r in islice(found, count)
         if isinstance(r, records.Record)
     ]
+
+
+def with_queries(corpus: str | None, count: int) -> tuple[list[dict[str, Any]], list[str]]:
+    """`count` documents, and 100 texts of the same corpus as queries for the quality figures,
+    none among those documents (generated ones where a file holds no more)."""
+    more = load(corpus, count + 100)
+    queries = [d["text"] for d in more[count:]] or [d["text"] for d in generate(100, seed=1)]
+    return more[:count], queries

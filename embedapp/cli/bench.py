@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from embedapp.bench import accelerator
-from embedapp.bench.corpus import load
+from embedapp.bench.corpus import load, with_queries
 from embedapp.cli.support import console, settings_or_exit
 
 bench_app = typer.Typer(
@@ -104,7 +104,6 @@ def suite(
         return
     from embedapp.bench import peers as bench_peers
     from embedapp.bench import suite as bench_suite
-    from embedapp.bench.corpus import generate
 
     settings_or_exit()
     missing = [m for m in ("matplotlib", "aiohttp") if importlib.util.find_spec(m) is None]
@@ -114,12 +113,9 @@ def suite(
             "pip install 'embedapp[bench]' (in a checkout: pip install '.[bench]')"
         )
         raise typer.Exit(code=2)
-    # Queries for the quality figures: 100 more texts of the same corpus, not among those
-    # searched (generated ones where a file holds no more).
-    more = load(corpus, documents + 100)
-    queries = [d["text"] for d in more[documents:]] or [d["text"] for d in generate(100, seed=1)]
+    texts, queries = with_queries(corpus, documents)
     plan = bench_suite.Plan(
-        documents=more[:documents],
+        documents=texts,
         queries=queries,
         batch=batch,
         concurrencies=_numbers(concurrency),
