@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -14,8 +13,6 @@ from celery.canvas import Signature
 
 from embedapp import jobs, queues
 from embedapp.errors import (
-    BrokerUnavailableError,
-    ConflictError,
     EmbedappError,
     GatewayTimeoutError,
     InvalidRequestError,
@@ -23,6 +20,7 @@ from embedapp.errors import (
     UnavailableError,
 )
 from embedapp.gateway.clock import AcceptanceClock
+from embedapp.gateway.collection_models import CollectionModels
 from embedapp.gateway.limits import check_texts, job_bounds
 from embedapp.gateway.metrics import GatewayMetrics
 from embedapp.gateway.microbatch import MicroBatcher
@@ -39,12 +37,6 @@ from embedapp.messages import (
 from embedapp.settings import Settings
 
 log = logging.getLogger(__name__)
-
-# How long a collection's model is trusted without asking the store again.
-MODEL_CACHE_S = 60.0
-# How long an ingest waits for the store to name a collection's model before accepting anyway
-# (store.upsert enforces the guard too, so a slow store never blocks ingest).
-MODEL_CHECK_TIMEOUT_S = 2.0
 
 
 class EmbedOptions(NamedTuple):
@@ -67,13 +59,14 @@ class Services:
     # Threads for probes (readiness, metrics), apart from the pool publishing uses; made in
     # the lifespan, inside the event loop.
     probe_threads: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(2))
-    _collection_models: dict[str, tuple[str | None, float]] = field(default_factory=dict)
+    collections: CollectionModels = field(init=False)
     _batcher: MicroBatcher[EmbedOptions] = field(init=False)
     _served: dict[str, ServedModel] = field(default_factory=dict)
     publisher: Publisher = field(init=False)
 
     def __post_init__(self) -> None:
         self.publisher = Publisher(self.settings, self.metrics)
+        self.collections = CollectionModels(self.settings, self._collection_info)
         self._batcher = MicroBatcher(
             self._embed_batch,
             wait_s=self.settings.microbatch_wait_ms / 1000,
@@ -122,6 +115,9 @@ class Services:
             raise result
         raise EmbedappError(f"task {signature.task} failed (task {task_id})")
 
+    async def _collection_info(self, collection: str, timeout: float) -> dict[str, Any]:
+        return await self.call(self.task(queues.COLLECTION_INFO, collection), timeout=timeout)
+
     def model_named(self, name: str | None) -> str:
         """The served model a request names (its full name; None: the default); 404 if it
         is not served."""
@@ -132,50 +128,6 @@ class Services:
             served = ", ".join(repr(s.name) for s in self.settings.served_models)
             raise NotFoundError(f"model {name!r} is not served here; this service serves {served}")
         return spec.name
-
-    async def collection_model(self, collection: str) -> str:
-        """The model a collection's ingests and searches go to: the one its vectors came from
-        (as far as we can tell fast), the default for a new collection; 409 if that model is
-        not served."""
-        model, checked = self._collection_models.get(collection, (None, 0.0))
-        if time.monotonic() - checked > MODEL_CACHE_S:
-            try:
-                info = await self.call(
-                    self.task(queues.COLLECTION_INFO, collection),
-                    timeout=MODEL_CHECK_TIMEOUT_S,
-                )
-                model = info["model"]
-            except BrokerUnavailableError:
-                raise  # the request's own publish would wait for the same broker in vain
-            except NotFoundError:
-                return self.settings.model_id  # a new collection
-            except (GatewayTimeoutError, UnavailableError) as exc:
-                if len(self.settings.served_models) == 1:
-                    return self.settings.model_id  # the store still guards every write
-                raise UnavailableError(
-                    f"the store did not say which model collection {collection!r} holds "
-                    f"within {MODEL_CHECK_TIMEOUT_S:g} s (it is busy, or down); retry later",
-                    headers={"Retry-After": str(self.settings.retry_after_s)},
-                ) from exc
-            self._collection_models[collection] = (model, time.monotonic())
-        if model is None:
-            return self.settings.model_id
-        if self.settings.served(model) is None:
-            served = ", ".join(repr(s.name) for s in self.settings.served_models)
-            raise ConflictError(
-                f"collection {collection!r} holds vectors of model {model!r}, which this "
-                f"service does not serve ({served}): add it to EMBEDAPP_MODELS, or migrate "
-                "the collection"
-            )
-        return model
-
-    def remember_collection(self, collection: str, model: str) -> None:
-        """The collection holds (or will hold) this model's vectors."""
-        self._collection_models[collection] = (model, time.monotonic())
-
-    def forget_collection(self, collection: str) -> None:
-        """Drop what we know of a collection (it was deleted)."""
-        self._collection_models.pop(collection, None)
 
     async def submit_ingest(
         self,

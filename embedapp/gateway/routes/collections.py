@@ -56,7 +56,7 @@ async def create_collection(
             queues.CREATE_COLLECTION, collection, model, served.dimension, served.fingerprint
         )
     )
-    services.remember_collection(collection, model)
+    services.collections.remember(collection, model)
     info = CollectionInfo.model_validate(found["collection"])
     return JSONResponse(info.model_dump(mode="json"), status_code=201 if found["created"] else 200)
 
@@ -64,7 +64,7 @@ async def create_collection(
 @router.delete("/{collection}", status_code=202, response_model=TaskAccepted)
 async def delete_collection(collection: AdminCollection, services: ServicesDep) -> TaskAccepted:
     """Queue the removal of a collection and everything in it."""
-    services.forget_collection(collection)
+    services.collections.forget(collection)
     task_id = await services.submit(
         services.task(queues.DELETE_COLLECTION, collection),
         collection=collection,
@@ -84,12 +84,12 @@ async def search(
         return await _search(collection, body, services)
     except ConflictError:
         # Our view of the collection's model was older than a migration: ask again, once.
-        services.forget_collection(collection)
+        services.collections.forget(collection)
         return await _search(collection, body, services)
 
 
 async def _search(collection: str, body: SearchRequest, services: ServicesDep) -> SearchResponse:
-    model = await services.collection_model(collection)
+    model = await services.collections.model(collection)
     query = await services.embed([body.query], field="query", model=model)
     found = await services.call(
         services.task(
@@ -104,5 +104,5 @@ async def _search(collection: str, body: SearchRequest, services: ServicesDep) -
         )
     )
     if found.get("serves") not in (None, model):  # switched by a migration meanwhile
-        services.remember_collection(collection, found["serves"])
+        services.collections.remember(collection, found["serves"])
     return SearchResponse.model_validate(found)

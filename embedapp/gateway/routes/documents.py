@@ -22,7 +22,7 @@ async def ingest(
     limits.check_ingest(body, settings)
     # Before asking the store anything: a lagging store worker would not answer in time.
     await services.publisher.check_store_backlog()
-    model = await services.collection_model(collection)
+    model = await services.collections.model(collection)
     if body.chunking:
         limits.check_chunking(body.chunking, await services.served_model(model), settings)
     points = limits.point_bounds(body, settings)

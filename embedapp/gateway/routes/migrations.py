@@ -49,7 +49,7 @@ async def _control(
     services: ServicesDep, task: str, collection: str, migration_id: str
 ) -> MigrationStatus:
     found = await services.call(services.task(task, collection, migration_id))
-    services.forget_collection(collection)  # its model may have changed
+    services.collections.forget(collection)  # its model may have changed
     return MigrationStatus.model_validate(found)
 
 
