@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import resource
+import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +170,22 @@ def measure(engine: str, points: int, folder: Path) -> dict[str, Any]:
     result["reopen_s"] = round(time.perf_counter() - started, 2)
     store.close()
     return {k: round(v, 2) if isinstance(v, float) else v for k, v in result.items()}
+
+
+def each_engine(points: int, local_points: int) -> Iterator[dict[str, Any]]:
+    """Edge with `points`, then local mode with at most `local_points` (0: skipped), each in
+    a process and a folder of its own: one engine's memory never counts against the other."""
+    for engine, count in (("edge", points), ("local", min(points, local_points))):
+        if count <= 0:
+            continue
+        with tempfile.TemporaryDirectory(prefix=f"embedapp-bench-{engine}-") as folder:
+            found = subprocess.run(
+                [sys.executable, "-m", "embedapp.bench.store", engine, str(count), folder],
+                stdout=subprocess.PIPE,
+                text=True,
+                check=True,
+            )
+        yield json.loads(found.stdout.strip().splitlines()[-1])
 
 
 if __name__ == "__main__":

@@ -234,24 +234,15 @@ def store(
 ) -> None:
     """The vector store alone: clustered 384-d vectors with payloads written through embedapp's
     store, each engine in a process of its own; one JSON object per engine (needs no service)."""
-    import subprocess
-    import sys
+    from embedapp.bench import store as store_run
 
-    runs = [("edge", points), ("local", min(points, local_points))]
+    console.print(
+        f"writing {points:,} points into Edge, then up to {local_points:,} in local mode…"
+    )
     results = []
-    for engine, count in runs:
-        if count <= 0:
-            continue
-        console.print(f"{engine}: writing {count:,} points…")
-        with tempfile.TemporaryDirectory(prefix=f"embedapp-bench-{engine}-") as folder:
-            found = subprocess.run(
-                [sys.executable, "-m", "embedapp.bench.store", engine, str(count), folder],
-                stdout=subprocess.PIPE,
-                text=True,
-                check=True,
-            )
-        results.append(json.loads(found.stdout.strip().splitlines()[-1]))
-        print(json.dumps(results[-1]), flush=True)
+    for result in store_run.each_engine(points, local_points):
+        results.append(result)
+        print(json.dumps(result), flush=True)
     _save({"store": results}, json_out)
 
 
