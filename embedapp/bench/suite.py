@@ -13,8 +13,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import os
-import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from embedapp.bench import peers
+from embedapp.bench.cpu import machine
 from embedapp.bench.inprocess import (
     BATCHER,
     BATCHER_CALLERS,
@@ -57,6 +56,7 @@ class Plan:
 
     documents: list[dict[str, str]]
     queries: list[str]
+    corpus: str = "generated"  # its name, or the file's
     batch: int = 500
     concurrencies: tuple[int, ...] = (1, 2)
     prefetches: tuple[int, ...] = (1,)
@@ -212,7 +212,8 @@ def report(rows: list[Row], plan: Plan, console: Console) -> dict[str, Any]:
         if theirs:
             ratios[f"embedapp / infinity, {load}"] = rate / max(theirs)
 
-    table = Table(title=f"embedapp bench: {len(plan.documents)} documents, {os.cpu_count()} cores")
+    host = machine()
+    table = Table(title=f"embedapp bench: {title(plan.corpus, len(plan.documents), host)}")
     for column in ("way", "docs/s", "× encode(32)", "× old design", "quality vs fp32", "child RSS"):
         table.add_column(column, justify="left" if column == "way" else "right")
     for row in rows:
@@ -248,11 +249,20 @@ def report(rows: list[Row], plan: Plan, console: Console) -> dict[str, Any]:
             )
         console.print(cpu_table)
     return {
-        "machine": {"cores": os.cpu_count(), "python": sys.version.split()[0]},
+        "machine": host,
+        "corpus": plan.corpus,
         "documents": len(plan.documents),
         "rows": [asdict(row) for row in rows],
         "ratios": ratios,
     }
+
+
+def title(corpus: str, documents: int, host: dict[str, Any]) -> str:
+    """What the figures were measured on, for a table's and a chart's title."""
+    instructions = ", ".join(host["instructions"]) or "no AVX2"
+    return (
+        f"{documents} documents of {corpus}; {host['cores']} cores, {host['cpu']} ({instructions})"
+    )
 
 
 def write(result: dict[str, Any], out: Path) -> tuple[Path, Path]:
@@ -277,7 +287,8 @@ def write(result: dict[str, Any], out: Path) -> tuple[Path, Path]:
     axes.invert_yaxis()
     axes.set_xlabel("documents per second (higher is better)")
     axes.set_title(
-        f"embedapp bench, {result['documents']} documents, {result['machine']['cores']} cores"
+        "embedapp bench: "
+        + title(result["corpus"], result["documents"], result["machine"]).replace("; ", "\n")
     )
     figure.tight_layout()
     figure.savefig(png_path, dpi=110)

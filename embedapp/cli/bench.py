@@ -117,6 +117,7 @@ def suite(
     plan = bench_suite.Plan(
         documents=texts,
         queries=queries,
+        corpus=Path(corpus).name if corpus else "generated",
         batch=batch,
         concurrencies=_numbers(concurrency),
         prefetches=_numbers(prefetch),

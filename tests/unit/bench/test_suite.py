@@ -16,6 +16,7 @@ def test_ratios_table_json_and_chart(tmp_path: Path) -> None:
     plan = Plan(
         documents=[{"id": "1", "text": "x"}] * 10,
         queries=["q"],
+        corpus="docstrings",
         backends=(("torch", "bfloat16"), ("onnx-int8", "float32")),
     )
     int8, bf16, auto = Config(backend="onnx-int8"), Config(dtype="bfloat16"), Config(dtype="auto")
@@ -58,6 +59,17 @@ def test_ratios_table_json_and_chart(tmp_path: Path) -> None:
         "embedapp / infinity, 4 callers of 32 texts": 4.0,
     }
     printed = console.export_text()
+    # Figures differ 2x between hosts and corpora: every result says what it was measured on.
+    host = result["machine"]
+    assert result["corpus"] == "docstrings" and host["cores"] and host["cpu"]
+    assert set(host["instructions"]) <= {
+        "avx2",
+        "avx512f",
+        "avx512_vnni",
+        "avx512_bf16",
+        "amx_bf16",
+    }
+    assert f"10 documents of docstrings; {host['cores']} cores, {host['cpu']}" in printed
     assert "cos 0.9910/0.9700 r@10 0.960" in printed and "600 MiB" in printed
     assert "CPU per document, ms, by part" in printed
     assert "4.50 │         0.50 │    0.25 │     0.25 │ 5.50" in printed
