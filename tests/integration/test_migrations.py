@@ -9,6 +9,8 @@ import signal
 import threading
 import time
 import uuid
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import httpx
@@ -35,6 +37,7 @@ class Traffic:
         self.url, self.collection = service.url, collection
         self.stop = threading.Event()
         self.errors: list[str] = []
+        self.refused = 0  # 429s: the queues' bounds at work (tests run them at 20 jobs)
         self.models: list[str] = []
         self.added: set[str] = set()
         self.deleted: set[str] = set()
@@ -61,20 +64,36 @@ class Traffic:
                     self.models.append(found.json()["model"])
                 time.sleep(0.1)
 
+    def _accepted(self, send: Callable[[], httpx.Response]) -> httpx.Response | None:
+        """As a client should: a 429 (nothing was queued) is sent again after Retry-After;
+        None if the traffic stops first."""
+        while not self.stop.is_set():
+            answer = send()
+            if answer.status_code != 429:
+                return answer
+            self.refused += 1
+            self.stop.wait(float(answer.headers["Retry-After"]))
+        return None
+
     def _write(self) -> None:
+        documents_path = f"/v1/collections/{self.collection}/documents"
         with httpx.Client(base_url=self.url, timeout=30) as client:
             round_ = 0
             while not self.stop.is_set():
                 documents = _documents(f"live{round_}", 5)
-                posted = client.post(
-                    f"/v1/collections/{self.collection}/documents", json={"documents": documents}
+                posted = self._accepted(
+                    partial(client.post, documents_path, json={"documents": documents})
                 )
+                if posted is None:
+                    return
                 if posted.status_code != 202:
                     self.errors.append(f"ingest {posted.status_code}: {posted.text}")
                 else:
                     self.added |= {d["id"] for d in documents}
                 victim = f"base-{round_ * 7}"
-                gone = client.delete(f"/v1/collections/{self.collection}/documents/{victim}")
+                gone = self._accepted(partial(client.delete, f"{documents_path}/{victim}"))
+                if gone is None:
+                    return
                 if gone.status_code != 202:
                     self.errors.append(f"delete {gone.status_code}: {gone.text}")
                 else:
