@@ -3,9 +3,7 @@
 from fastapi import APIRouter, Depends
 
 from embedapp.apikeys import Scope
-from embedapp.gateway.deps import ServicesDep, needs
-from embedapp.messages import decode_vector
-from embedapp.schemas import (
+from embedapp.gateway.compat_schemas import (
     Embedding,
     EmbeddingsRequest,
     EmbeddingsResponse,
@@ -14,6 +12,8 @@ from embedapp.schemas import (
     ModelList,
     Usage,
 )
+from embedapp.gateway.deps import ServicesDep, needs
+from embedapp.messages import decode_vector
 
 router = APIRouter(tags=["embeddings"], dependencies=[Depends(needs(Scope.read))])
 
