@@ -14,6 +14,9 @@ MAX_METADATA_DEPTH = 8
 # Qdrant stores integers as int64: a bigger one could not be stored or matched.
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_ID_CHARS = 256
+# Candidates a search may ask the HNSW index for: far past what recall needs (`exact` is
+# there for the true nearest), and a bound on one request's work.
+MAX_HNSW_EF = 4096
 # C0 controls, DEL and C1 controls: invisible in a URL, a log line or a terminal.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 

@@ -14,7 +14,7 @@ from pydantic import (
 )
 
 from embedapp.filters import Filter, check_bounds, from_request
-from embedapp.inputs import DocId, Metadata, Text
+from embedapp.inputs import MAX_HNSW_EF, DocId, Metadata, Text
 from embedapp.messages import Chunk, Chunking
 
 
@@ -142,6 +142,16 @@ class SearchRequest(BaseModel):
         None, ge=-1, le=1, description="Only hits at least this similar (cosine, -1 to 1)."
     )
     with_text: bool = True
+    hnsw_ef: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_HNSW_EF,
+        description="Candidates the HNSW index looks at: more finds the true nearest more "
+        "often, and takes longer. Default: EMBEDAPP_SEARCH_HNSW_EF.",
+    )
+    exact: bool = Field(
+        False, description="Compare the query with every point, not the index: exact, slow."
+    )
 
 
 class CollectionCreate(BaseModel):

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from embedapp import filters
+from embedapp.settings import Settings
 from embedapp.store import Point, VectorStore
 from embedapp.store.edge import EdgeStore
 from embedapp.store.identity import point_id
@@ -33,6 +34,7 @@ QUERIES = 200
 PHASE_S = 30.0
 WRITE_BATCH = 500  # one ingest job's points per store call
 COLLECTION = "bench"
+HNSW_EF = Settings().search_hnsw_ef  # as the store worker searches
 
 
 class Corpus:
@@ -135,7 +137,9 @@ def measure(engine: str, points: int, folder: Path) -> dict[str, Any]:
 
     def search(query: np.ndarray, group: str | None = None) -> list[str]:
         where = filters.parse({"group": group} if group else {})
-        hits = store.search(COLLECTION, query, top_k=10, where=where, with_text=False)
+        hits = store.search(
+            COLLECTION, query, top_k=10, where=where, with_text=False, hnsw_ef=HNSW_EF
+        )
         return [hit.id for hit in hits]
 
     def filtered(query: np.ndarray) -> list[str]:

@@ -118,8 +118,11 @@ class VectorStore(ABC):
         top_k: int,
         where: Filter,
         score_threshold: float | None,
+        hnsw_ef: int | None,
+        exact: bool,
     ) -> list[Found]:
-        """The top_k nearest points that the filter keeps, none below the score threshold."""
+        """The top_k nearest points that the filter keeps, none below the score threshold;
+        `hnsw_ef` candidates from the index (None: the engine's default), or every point."""
 
     @abstractmethod
     def close(self) -> None:
@@ -266,13 +269,16 @@ class VectorStore(ABC):
         where: Filter = ANYTHING,
         score_threshold: float | None = None,
         with_text: bool,
+        hnsw_ef: int | None = None,
+        exact: bool = False,
     ) -> list[SearchHit]:
         """The nearest documents' points, best first."""
         if not self.exists(name):
             raise NotFoundError(f"no collection {name!r}")
         nearest = self.nearest(
-            name, vector, top_k=top_k, where=where, score_threshold=score_threshold
-        )
+            name, vector, top_k=top_k, where=where, score_threshold=score_threshold,
+            hnsw_ef=hnsw_ef, exact=exact,
+        )  # fmt: skip
         return [
             SearchHit(
                 id=p["doc_id"],

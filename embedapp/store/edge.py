@@ -38,6 +38,7 @@ from qdrant_edge import (
     RangeDateTime,
     RangeFloat,
     ScrollRequest,
+    SearchParams,
     UpdateOperation,
 )
 from qdrant_edge import Point as EdgePoint
@@ -265,6 +266,8 @@ class EdgeStore(VectorStore):
         top_k: int,
         where: filters.Filter,
         score_threshold: float | None,
+        hnsw_ef: int | None,
+        exact: bool,
     ) -> list[Found]:
         shard = self._shard(name)
         self._index_fields(name, shard, where)
@@ -274,6 +277,7 @@ class EdgeStore(VectorStore):
             filter=filtering.build(where, KIT),
             score_threshold=score_threshold,
             with_payload=True,
+            params=SearchParams(hnsw_ef=hnsw_ef, exact=exact),
         )
         return [Found(payload=p.payload or {}, score=p.score) for p in shard.query(request)]
 

@@ -172,6 +172,8 @@ class ServerStore(VectorStore):
         top_k: int,
         where: filters.Filter,
         score_threshold: float | None,
+        hnsw_ef: int | None,
+        exact: bool,
     ) -> list[Found]:
         found = self.client.query_points(
             name,
@@ -179,6 +181,10 @@ class ServerStore(VectorStore):
             limit=top_k,
             query_filter=filtering.build(where, KIT),
             score_threshold=score_threshold,
+            # Local mode always compares every point: it has no index to ask.
+            search_params=models.SearchParams(hnsw_ef=hnsw_ef, exact=exact)
+            if self.server
+            else None,
             with_payload=True,
         ).points
         return [Found(payload=p.payload or {}, score=p.score) for p in found]

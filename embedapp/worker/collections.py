@@ -8,6 +8,7 @@ from embedapp.celery_app import celery_app
 from embedapp.errors import NotFoundError
 from embedapp.messages import EmbeddedTexts, decode_vector
 from embedapp.schemas import CollectionInfo
+from embedapp.settings import get_settings
 from embedapp.store import VectorStore, versions
 from embedapp.store.hash_index import get_hash_index
 from embedapp.worker.store import RETRIES, owned_store
@@ -87,6 +88,8 @@ def search(
     conditions: dict[str, Any],
     with_text: bool,
     score_threshold: float | None = None,
+    hnsw_ef: int | None = None,
+    exact: bool = False,
 ) -> dict[str, Any]:
     """The nearest documents to a query the gateway had embedded (micro-batched), in the
     version holding the query's model: the served one, or during and after a migration the
@@ -105,6 +108,8 @@ def search(
         where=filters.parse(conditions),
         score_threshold=score_threshold,
         with_text=with_text,
+        hnsw_ef=hnsw_ef or get_settings().search_hnsw_ef,
+        exact=exact,
     )
     hits_out = [h.model_dump(exclude_none=True) for h in hits]
     # Which model the collection serves now: a gateway that still embeds its queries with

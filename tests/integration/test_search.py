@@ -124,10 +124,29 @@ def test_searching_a_missing_collection_is_404(service: Service, collection: str
 
 
 @pytest.mark.parametrize(
-    "body", [{"query": ""}, {"query": "x", "top_k": 0}, {"query": "x", "filter": {"year": 1.5}}, {}]
+    "body",
+    [
+        {"query": ""},
+        {"query": "x", "top_k": 0},
+        {"query": "x", "filter": {"year": 1.5}},
+        {},
+        {"query": "x", "hnsw_ef": 0},
+        {"query": "x", "hnsw_ef": 4097},
+        {"query": "x", "exact": "sometimes"},
+    ],
 )
 def test_bad_search_requests_are_422(service: Service, corpus: str, body: dict) -> None:
     assert service.client.post(f"/v1/collections/{corpus}/search", json=body).status_code == 422
+
+
+@pytest.mark.parametrize("how", [{"exact": True}, {"hnsw_ef": 16}, {"hnsw_ef": 4096}])
+def test_a_search_may_say_how_hard_to_look(service: Service, corpus: str, how: dict) -> None:
+    body = {"query": "a message broker for jobs", "top_k": len(CORPUS)}
+    usual = service.client.post(f"/v1/collections/{corpus}/search", json=body).json()["hits"]
+    chosen = service.client.post(f"/v1/collections/{corpus}/search", json=body | how)
+    assert chosen.status_code == 200, chosen.text
+    # A collection this small holds no index yet: every way finds the same, exact ranking.
+    assert [h["id"] for h in chosen.json()["hits"]] == [h["id"] for h in usual]
 
 
 def test_a_collection_of_another_model_is_a_409(service: Service, collection: str) -> None:

@@ -101,6 +101,8 @@ async def _search(collection: str, body: SearchRequest, services: ServicesDep) -
             conditions=body.filter.model_dump(mode="json", by_alias=True, exclude_defaults=True),
             score_threshold=body.score_threshold,
             with_text=body.with_text,
+            hnsw_ef=body.hnsw_ef,
+            exact=body.exact,
         )
     )
     if found.get("serves") not in (None, model):  # switched by a migration meanwhile
