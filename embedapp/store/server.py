@@ -175,16 +175,15 @@ class ServerStore(VectorStore):
         hnsw_ef: int | None,
         exact: bool,
     ) -> list[Found]:
+        # Local mode always compares every point: it has no index to ask (and warns if asked).
+        params = models.SearchParams(hnsw_ef=hnsw_ef, exact=exact) if self.server else None
         found = self.client.query_points(
             name,
             query=list(vector),
             limit=top_k,
             query_filter=filtering.build(where, KIT),
             score_threshold=score_threshold,
-            # Local mode always compares every point: it has no index to ask.
-            search_params=models.SearchParams(hnsw_ef=hnsw_ef, exact=exact)
-            if self.server
-            else None,
+            search_params=params,
             with_payload=True,
         ).points
         return [Found(payload=p.payload or {}, score=p.score) for p in found]
