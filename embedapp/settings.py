@@ -16,6 +16,13 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from embedapp.inputs import MAX_HNSW_EF
 
 BUNDLED_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+# The EMBEDAPP_DTYPE values each backend runs (ONNX Runtime's precision is in its name).
+BACKEND_DTYPES = {
+    "torch": ("auto", "float32", "bfloat16", "float16"),
+    "onnx": ("auto", "float32"),
+    "onnx-int8": ("auto", "float32"),
+    "openvino": ("auto", "float32", "bfloat16"),
+}
 
 
 @dataclass(frozen=True)
@@ -75,9 +82,11 @@ class Settings(BaseSettings):
     device: str = "auto"
     # torch: PyTorch. onnx / onnx-int8: ONNX Runtime on the CPU, exported from the model's
     # own files on first use (int8: dynamic quantization) and cached under data_dir/onnx.
-    backend: Literal["torch", "onnx", "onnx-int8"] = "torch"
-    # torch only: bfloat16 (CPUs with AVX512-BF16/AMX, GPUs) or float16 (GPUs) autocast;
-    # auto: measured by each child at startup (embedapp.model.precision).
+    # openvino: OpenVINO on the CPU, converted from the torch model in each child.
+    backend: Literal["torch", "onnx", "onnx-int8", "openvino"] = "torch"
+    # torch: bfloat16 (CPUs with AVX512-BF16/AMX, GPUs) or float16 (GPUs) autocast;
+    # openvino: bfloat16 on such CPUs; auto: measured by each child at startup
+    # (embedapp.model.precision).
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     # torch on a CPU: the kernel of the linear layers. auto: the faster at startup of torch's
     # default (MKL) and oneDNN with weights packed once.
@@ -167,11 +176,12 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _dtype_needs_torch(self) -> Settings:
-        if self.backend != "torch" and self.dtype not in ("auto", "float32"):
+    def _dtype_fits_backend(self) -> Settings:
+        takes = BACKEND_DTYPES[self.backend]
+        if self.dtype not in takes:
             raise ValueError(
-                f"EMBEDAPP_DTYPE={self.dtype} applies to the torch backend; "
-                f"EMBEDAPP_BACKEND={self.backend} sets its own precision"
+                f"EMBEDAPP_DTYPE={self.dtype} does not apply to EMBEDAPP_BACKEND="
+                f"{self.backend}, which takes {', '.join(takes)}"
             )
         return self
 

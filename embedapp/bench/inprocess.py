@@ -201,18 +201,19 @@ CALLER_BATCH = 64
 BATCHER_CALLERS = f"embedapp batcher, in-process, {CALLER_BATCH} texts per call"
 
 
-def batcher_in(dtype: str) -> str:
-    """The row of embedapp's batcher in another precision than float32."""
-    return f"{BATCHER}, {dtype}"
+def batcher_in(dtype: str, backend: str = "torch") -> str:
+    """The row of embedapp's batcher in another precision than float32, or on another
+    backend than torch."""
+    return f"{BATCHER}, {dtype if backend == 'torch' else f'{backend} {dtype}'}"
 
 
 def in_process(
-    texts: list[str], console: Console, *, precisions: tuple[str, ...] = ()
+    texts: list[str], console: Console, *, precisions: tuple[tuple[str, str], ...] = ()
 ) -> dict[str, float]:
     """docs/s of the library's own encode, as installed and on the kernels embedapp picked,
     and of embedapp's batcher (all texts at once, and CALLER_BATCH at a time): torch float32,
-    the same model and threads (all cores); then the batcher in each of `precisions` this
-    machine runs (`auto`: the one a worker child would pick here)."""
+    the same model and threads (all cores); then the batcher in each (backend, dtype) of
+    `precisions` this machine runs (`auto`: the one a worker child would pick here)."""
     from sentence_transformers import SentenceTransformer
 
     from embedapp import model
@@ -240,12 +241,13 @@ def in_process(
         run()
         figures[name] = len(texts) / (time.perf_counter() - started)
         console.print(f"in-process {name}: {figures[name]:.0f} docs/s")
-    for dtype in precisions:
-        lower = model.load_embedder(Settings(backend="torch", dtype=dtype, device="cpu"))
+    for backend, dtype in precisions:
+        lower = model.load_embedder(Settings(backend=backend, dtype=dtype, device="cpu"))
         if dtype != "auto" and lower.precision_name != dtype:
             console.print(f"in-process batcher in {dtype}: not on this machine, skipped")
             continue
-        name = batcher_in(f"auto ({lower.precision_name})" if dtype == "auto" else dtype)
+        shown = f"auto ({lower.precision_name})" if dtype == "auto" else dtype
+        name = batcher_in(shown, backend)
         lower.encode(texts[:64])
         started = time.perf_counter()
         lower.encode(texts)

@@ -114,11 +114,10 @@ def run(plan: Plan, workdir: Path, console: Console) -> dict[str, Any]:
         )
     workdir.mkdir(parents=True, exist_ok=True)
     texts = [d["text"] for d in plan.documents]
-    precisions = ("auto", *(d for b, d in plan.backends if b == "torch" and d != "float32"))
-    rows = [
-        Row(name, "in-process", rate)
-        for name, rate in in_process(texts, console, precisions=precisions).items()
-    ]
+    # The batcher in process beside torch's lower precisions and OpenVINO, end to end.
+    beside = [b for b in plan.backends if b[0] == "openvino" or (b[0] == "torch" and b != FP32)]
+    rates = in_process(texts, console, precisions=(("torch", "auto"), *beside))
+    rows = [Row(name, "in-process", rate) for name, rate in rates.items()]
 
     with peers.old_design(plan.old_design_workers, plan.old_design_tasks, 64) as url:
         rate = asyncio.run(
@@ -194,9 +193,9 @@ def report(rows: list[Row], plan: Plan, console: Console) -> dict[str, Any]:
     for backend, dtype in plan.backends:
         ratios[f"end_to_end_{backend}_{dtype} / end_to_end_fp32"] = e2e(backend, dtype) / fp32
         ratios[f"end_to_end_{backend}_{dtype} / old_design"] = e2e(backend, dtype) / old
-        if batcher_in(dtype) in by_name:
-            ratios[f"end_to_end_{backend}_{dtype} / batcher_{dtype}"] = (
-                e2e(backend, dtype) / by_name[batcher_in(dtype)].docs_per_s
+        if batcher_in(dtype, backend) in by_name:
+            ratios[f"end_to_end_{backend}_{dtype} / batcher_{backend}_{dtype}"] = (
+                e2e(backend, dtype) / by_name[batcher_in(dtype, backend)].docs_per_s
             )
     one_text = f"{plan.callers} one-text callers"
     ours = {row.name.removeprefix("embedapp /v1/embeddings, "): row.docs_per_s

@@ -60,10 +60,10 @@ def _numbers(text: str) -> tuple[int, ...]:
 
 
 def _backend(name: str) -> tuple[str, str]:
-    """`torch-bfloat16` → (torch, bfloat16); `onnx-int8` → (onnx-int8, float32)."""
-    if name.startswith("torch-"):
-        return "torch", name.removeprefix("torch-")
-    return name, "float32"
+    """`torch-bfloat16` → (torch, bfloat16), likewise `openvino-…`; `onnx-int8` →
+    (onnx-int8, float32)."""
+    runtime, _, dtype = name.partition("-")
+    return (runtime, dtype) if runtime in ("torch", "openvino") and dtype else (name, "float32")
 
 
 @bench_app.callback(invoke_without_command=True)

@@ -121,16 +121,14 @@ def _onnx_session_options(threads: int | None) -> object:
     return options
 
 
-def load_onnx(settings: Settings, *, threads: int | None) -> SentenceTransformer:
-    """The model on ONNX Runtime; exported (and quantized) from the local files on first use."""
+def export_onnx(settings: Settings, file_name: str = ONNX_FILE) -> Path:
+    """The model's ONNX files (the folder), exported (and quantized to int8 where
+    `file_name` asks) from the local files on first use."""
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.backend import export_dynamic_quantized_onnx_model
 
     folder = onnx_cache(settings)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    target = _quantization_target()
-    suffix = f"qint8_{target}_matmul"
-    file_name = f"onnx/model_{suffix}.onnx" if settings.backend == "onnx-int8" else ONNX_FILE
     # Prefork children start together: one exports, the others wait and then load.
     with open(folder.parent / f"{folder.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -143,11 +141,29 @@ def load_onnx(settings: Settings, *, threads: int | None) -> SentenceTransformer
             exported.save_pretrained(str(staging))
             os.replace(staging, folder)  # only a complete export is ever found
         if not (folder / file_name).exists():
-            log.info("quantizing %s to int8 (%s), once", settings.model_id, target)
+            log.info("quantizing %s to int8 (%s), once", settings.model_id, int8_suffix())
             model = SentenceTransformer(str(folder), backend="onnx", device="cpu")
             export_dynamic_quantized_onnx_model(
-                model, _quantization_config(target), str(folder), file_suffix=suffix
+                model,
+                _quantization_config(_quantization_target()),
+                str(folder),
+                file_suffix=int8_suffix(),
             )
+    return folder
+
+
+def int8_suffix() -> str:
+    """Names the int8 file by the instructions it was quantized for."""
+    return f"qint8_{_quantization_target()}_matmul"
+
+
+def load_onnx(settings: Settings, *, threads: int | None) -> SentenceTransformer:
+    """The model on ONNX Runtime."""
+    from sentence_transformers import SentenceTransformer
+
+    int8 = f"onnx/model_{int8_suffix()}.onnx"
+    file_name = int8 if settings.backend == "onnx-int8" else ONNX_FILE
+    folder = export_onnx(settings, file_name)
     return SentenceTransformer(
         str(folder),
         backend="onnx",

@@ -169,16 +169,26 @@ def load_embedder(settings: Settings, *, threads: int | None = None) -> Embedder
         torch.set_num_threads(threads)
     device = pick_device(settings.device)
     model, device = _load_model(settings, device, threads=threads)
-    chosen = precision.choose(settings, device, model)
-    if settings.backend == "torch" and device == "cpu":
-        backends.tune_cpu(model, settings, chosen.dtype)
+    if settings.backend == "openvino":
+        from embedapp.model.openvino_cpu import OpenVINOTransformer
+
+        onnx_file = backends.export_onnx(settings) / backends.ONNX_FILE
+        runtime = OpenVINOTransformer(model, onnx_file, threads=threads)
+        chosen = precision.choose(settings, device, model, runtime.running_in)
+        runtime.use(chosen.dtype)
+        run_in = contextlib.nullcontext  # OpenVINO runs its own precision
+    else:
+        chosen = precision.choose(settings, device, model)
+        if settings.backend == "torch" and device == "cpu":
+            backends.tune_cpu(model, settings, chosen.dtype)
+        run_in = backends.autocast(chosen.dtype, device)
     embedder = Embedder(
         model=model,
         model_id=settings.model_id,
         device=device,
         batch_size=settings.batch_size,
         max_batch_tokens=settings.max_batch_tokens,
-        precision=backends.autocast(chosen.dtype, device),
+        precision=run_in,
         precision_name="int8" if settings.backend == "onnx-int8" else chosen.name,
         fingerprint=files.fingerprint(settings.model_source),
     )
@@ -207,15 +217,16 @@ def _load_model(
 
     from embedapp.model import backends
 
-    if settings.backend == "torch":
+    if device != "cpu" and settings.backend != "torch":
+        log.warning("the %s backend runs on the CPU", settings.backend)
+        device = "cpu"
+    if settings.backend in ("torch", "openvino"):
         # float32 whatever the files hold (transformers 5 loads a float16 checkpoint as
         # float16): a lower precision is chosen per child (precision.choose), not by the files.
         return SentenceTransformer(
             settings.model_source, device=device, model_kwargs={"dtype": torch.float32}
         ), device
-    if device != "cpu":
-        log.warning("the %s backend runs on the CPU (ONNX Runtime's CPU build)", settings.backend)
-    return backends.load_onnx(settings, threads=threads), "cpu"
+    return backends.load_onnx(settings, threads=threads), device
 
 
 def content_hash(text: str, model_id: str, chunking: str = "") -> str:

@@ -12,6 +12,8 @@ Imported only in worker children: it pulls in torch.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -58,6 +60,8 @@ class Precision:
 
 
 FLOAT32 = torch.float32
+# What runs the model in a precision for a while: torch's autocast, or another runtime's own.
+RunIn = Callable[[torch.dtype], AbstractContextManager[object]]
 
 
 def unsupported(dtype: str, device: str) -> str | None:
@@ -86,21 +90,31 @@ def cpu_kernels() -> list[str]:
     return ["default", "onednn"] if packed_linear.available() else ["default"]
 
 
-def agreement(model: SentenceTransformer, dtype: torch.dtype, device: str) -> float:
-    """Mean cosine between the probes' vectors in float32 and under `dtype` autocast."""
+def autocast_in(device: str) -> RunIn:
+    return lambda dtype: torch.autocast(device.split(":")[0], dtype=dtype)
+
+
+def agreement(
+    model: SentenceTransformer, dtype: torch.dtype, device: str, run_in: RunIn | None = None
+) -> float:
+    """Mean cosine between the probes' vectors in float32 and in `dtype` (torch's autocast
+    unless `run_in` says otherwise)."""
 
     def vectors() -> np.ndarray:
         return model.encode(PROBES, normalize_embeddings=True, convert_to_numpy=True)
 
     reference = vectors()
-    with torch.autocast(device.split(":")[0], dtype=dtype):
+    with (run_in or autocast_in(device))(dtype):
         lower = vectors()
     return float(np.mean(np.sum(reference * lower, axis=1)))
 
 
-def choose(settings: Settings, device: str, model: SentenceTransformer) -> Precision:
-    """The precision for this child's model (auto: measured here, now)."""
-    if settings.backend != "torch":
+def choose(
+    settings: Settings, device: str, model: SentenceTransformer, run_in: RunIn | None = None
+) -> Precision:
+    """The precision for this child's model (auto: measured here, now, with the model run
+    by `run_in` where torch's autocast does not run it)."""
+    if settings.backend not in ("torch", "openvino"):
         return Precision(FLOAT32, f"the {settings.backend} backend")
     if settings.dtype != "auto":
         reason = unsupported(settings.dtype, device)
@@ -128,7 +142,7 @@ def choose(settings: Settings, device: str, model: SentenceTransformer) -> Preci
                 f"(needs {SPEEDUP_NEEDED}x)",
             )
         measured = f"{speedup:.2f}x as fast as float32, "
-    cosine = agreement(model, lower, device)
+    cosine = agreement(model, lower, device, run_in)
     if cosine < AGREEMENT_NEEDED:
         return Precision(
             FLOAT32,

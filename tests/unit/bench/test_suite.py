@@ -6,10 +6,12 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from embedapp.bench.suite import Plan, Row, report, write
 from embedapp.bench.targets import Config
+from embedapp.cli.bench import _backend
 
 
 def test_ratios_table_json_and_chart(tmp_path: Path) -> None:
@@ -17,15 +19,17 @@ def test_ratios_table_json_and_chart(tmp_path: Path) -> None:
         documents=[{"id": "1", "text": "x"}] * 10,
         queries=["q"],
         corpus="docstrings",
-        backends=(("torch", "bfloat16"), ("onnx-int8", "float32")),
+        backends=(("torch", "bfloat16"), ("onnx-int8", "float32"), ("openvino", "bfloat16")),
     )
     int8, bf16, auto = Config(backend="onnx-int8"), Config(dtype="bfloat16"), Config(dtype="auto")
+    openvino = Config(backend="openvino", dtype="bfloat16")
     rows = [
         Row("SentenceTransformer.encode(batch_size=32)", "in-process", 100.0),
         Row("embedapp batcher, in-process", "in-process", 125.0),
         Row("embedapp batcher, in-process, 64 texts per call", "in-process", 100.0),
         Row("embedapp batcher, in-process, auto (bfloat16)", "in-process", 400.0),
         Row("embedapp batcher, in-process, bfloat16", "in-process", 400.0),
+        Row("embedapp batcher, in-process, openvino bfloat16", "in-process", 450.0),
         Row("old design", "old-design", 50.0),
         Row(f"embedapp end to end, {Config().label}", "end-to-end", 130.0, asdict(Config()),
             {"child_rss_mib": 600}),
@@ -39,6 +43,7 @@ def test_ratios_table_json_and_chart(tmp_path: Path) -> None:
         Row(f"embedapp end to end, {bf16.label}", "end-to-end", 390.0, asdict(bf16)),
         Row(f"embedapp end to end, {int8.label}", "end-to-end", 260.0, asdict(int8),
             {"mean_cosine": 0.991, "min_cosine": 0.97, "recall_at_10": 0.96}),
+        Row(f"embedapp end to end, {openvino.label}", "end-to-end", 405.0, asdict(openvino)),
     ]  # fmt: skip
     console = Console(record=True, width=200)
     result = report(rows, plan, console)
@@ -50,9 +55,12 @@ def test_ratios_table_json_and_chart(tmp_path: Path) -> None:
         "end_to_end_default / batcher_default": 0.9,
         "end_to_end_torch_bfloat16 / end_to_end_fp32": 3.0,
         "end_to_end_torch_bfloat16 / old_design": 7.8,
-        "end_to_end_torch_bfloat16 / batcher_bfloat16": 0.975,
+        "end_to_end_torch_bfloat16 / batcher_torch_bfloat16": 0.975,
         "end_to_end_onnx-int8_float32 / end_to_end_fp32": 2.0,
         "end_to_end_onnx-int8_float32 / old_design": 5.2,
+        "end_to_end_openvino_bfloat16 / end_to_end_fp32": 405 / 130,
+        "end_to_end_openvino_bfloat16 / old_design": 8.1,
+        "end_to_end_openvino_bfloat16 / batcher_openvino_bfloat16": 0.9,
         "64_callers / encode_bs32": 0.8,
         "64_callers / batcher_64_per_call": 0.8,
         "embedapp / infinity, 64 one-text callers": 2.0,
@@ -77,3 +85,18 @@ def test_ratios_table_json_and_chart(tmp_path: Path) -> None:
     json_path, png_path = write(result, tmp_path)
     assert json.loads(json_path.read_text())["ratios"] == result["ratios"]
     assert png_path.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize(
+    ("name", "parsed"),
+    [
+        ("torch-bfloat16", ("torch", "bfloat16")),
+        ("openvino-bfloat16", ("openvino", "bfloat16")),
+        ("onnx-int8", ("onnx-int8", "float32")),
+        ("onnx", ("onnx", "float32")),
+    ],
+)
+def test_bench_backends_are_named_runtime_then_precision(
+    name: str, parsed: tuple[str, str]
+) -> None:
+    assert _backend(name) == parsed

@@ -57,6 +57,8 @@ def reference() -> np.ndarray:
         ("torch", "bfloat16", 0.999),
         ("onnx", "float32", 0.9999),
         ("onnx-int8", "float32", 0.97),
+        ("openvino", "float32", 0.9999),
+        ("openvino", "bfloat16", 0.999),
     ],
 )
 def test_each_backend_loads_offline_and_agrees_with_float32(
@@ -78,7 +80,7 @@ def test_each_backend_loads_offline_and_agrees_with_float32(
     vectors = embedder.encode(TEXTS)
     assert vectors.shape == reference.shape
     assert np.sum(vectors * reference, axis=1).mean() > mean_cosine
-    if backend != "torch":
+    if backend.startswith("onnx"):
         folder = backends.onnx_cache(settings)
         assert (folder / backends.ONNX_FILE).exists()  # exported once, next to the data
 
@@ -90,6 +92,22 @@ def test_the_onnx_export_is_reused(tmp_path: Path, offline: None) -> None:
     stamp = exported.stat().st_mtime_ns
     model.load_embedder(settings, threads=1)
     assert exported.stat().st_mtime_ns == stamp
+
+
+def test_openvino_serves_bfloat16_where_the_cpu_has_it_and_keeps_one_compiled_model(
+    offline: None,
+) -> None:
+    import torch
+
+    settings = Settings(_env_file=None, device="cpu", backend="openvino", dtype="bfloat16")
+    embedder = model.load_embedder(settings, threads=1)
+    served = "float32" if precision.unsupported("bfloat16", "cpu") else "bfloat16"
+    assert embedder.precision_name == served
+    runtime = embedder.model[0].auto_model.forward.__self__
+    assert list(runtime.compiled) == [getattr(torch, served)]
+    with runtime.running_in(torch.float32):
+        assert runtime.active is runtime.compiled[torch.float32]
+    assert runtime.active is runtime.compiled[getattr(torch, served)]
 
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
@@ -225,14 +243,23 @@ def test_float16_is_refused_on_cpu_and_used_on_cuda(caplog: pytest.LogCaptureFix
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"EMBEDAPP_BACKEND": "tensorrt"}, "EMBEDAPP_BACKEND: Input should be 'torch', 'onnx' or"),
+        (
+            {"EMBEDAPP_BACKEND": "tensorrt"},
+            "EMBEDAPP_BACKEND: Input should be 'torch', 'onnx', 'onnx-int8' or",
+        ),
         (
             {"EMBEDAPP_DTYPE": "int4"},
             "EMBEDAPP_DTYPE: Input should be 'auto', 'float32', 'bfloat16' or",
         ),
         (
             {"EMBEDAPP_BACKEND": "onnx", "EMBEDAPP_DTYPE": "bfloat16"},
-            "EMBEDAPP_DTYPE=bfloat16 applies to the torch backend",
+            "EMBEDAPP_DTYPE=bfloat16 does not apply to EMBEDAPP_BACKEND=onnx, which takes "
+            "auto, float32",
+        ),
+        (
+            {"EMBEDAPP_BACKEND": "openvino", "EMBEDAPP_DTYPE": "float16"},
+            "EMBEDAPP_DTYPE=float16 does not apply to EMBEDAPP_BACKEND=openvino, which takes "
+            "auto, float32, bfloat16",
         ),
     ],
 )
@@ -249,3 +276,15 @@ def test_an_unknown_backend_or_dtype_stops_the_worker_with_a_clear_message(
     assert done.returncode == 2
     assert message in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_openvino_is_imported_without_reporting_home(tmp_path: Path) -> None:
+    """OpenVINO's package reports each import to Google Analytics, keeping its state under
+    $HOME, unless opted out there: the backend imports it with that switched off."""
+    subprocess.run(
+        [sys.executable, "-c", "import embedapp.model.openvino_cpu"],
+        env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        check=True,
+        timeout=120,
+    )
+    assert list(tmp_path.iterdir()) == []

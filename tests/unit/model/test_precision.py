@@ -3,6 +3,8 @@ clearly faster and its vectors agree with float32 (timings and agreement faked h
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -27,8 +29,9 @@ def measured(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         lambda dtype, kernel: facts["float32_ms"] if dtype == torch.float32 else facts["low_ms"],
     )
 
-    def agreement(model: Any, dtype: torch.dtype, device: str) -> float:
+    def agreement(model: Any, dtype: torch.dtype, device: str, run_in: Any = None) -> float:
         facts["asked"].append((dtype, device))
+        facts["run_in"] = run_in
         return facts["cosine"]
 
     monkeypatch.setattr(precision, "agreement", agreement)
@@ -84,6 +87,19 @@ def test_auto_is_float32_on_other_backends_and_devices(measured: dict) -> None:
     assert precision.choose(onnx, "cpu", MODEL).reason == "the onnx backend"
 
 
+def test_openvino_is_chosen_for_the_same_way_and_probed_in_its_own_runtime(
+    measured: dict,
+) -> None:
+    def run_in(dtype: torch.dtype) -> Any:
+        raise AssertionError("the fake agreement never runs the model")
+
+    openvino = Settings(_env_file=None, backend="openvino")
+    assert precision.choose(openvino, "cpu", MODEL, run_in).dtype == torch.bfloat16
+    assert measured["run_in"] is run_in
+    measured["low_ms"] = 8.0
+    assert precision.choose(openvino, "cpu", MODEL, run_in).dtype == torch.float32
+
+
 def test_the_agreement_probe_runs_the_model_in_both_precisions() -> None:
     calls: list[bool] = []
 
@@ -97,3 +113,21 @@ def test_the_agreement_probe_runs_the_model_in_both_precisions() -> None:
 
     assert precision.agreement(Model(), torch.bfloat16, "cpu") == pytest.approx(0.999)  # type: ignore[arg-type]
     assert calls == [False, True]
+
+
+def test_the_agreement_probe_runs_the_lower_precision_where_it_is_told() -> None:
+    entered: list[torch.dtype] = []
+
+    class Model:
+        def encode(self, texts: list[str], **_: Any) -> Any:
+            import numpy as np
+
+            return np.full((len(texts), 4), 0.5, dtype=np.float32)
+
+    @contextlib.contextmanager
+    def run_in(dtype: torch.dtype) -> Iterator[None]:
+        entered.append(dtype)
+        yield
+
+    assert precision.agreement(Model(), torch.bfloat16, "cpu", run_in) == pytest.approx(1.0)  # type: ignore[arg-type]
+    assert entered == [torch.bfloat16]
