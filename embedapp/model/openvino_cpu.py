@@ -55,8 +55,8 @@ class OpenVINOTransformer:
             config: dict[str, object] = {
                 "INFERENCE_PRECISION_HINT": HINTS[dtype],
                 "PERFORMANCE_HINT": "LATENCY",
-                # Prefork children each pin their threads from core 0 otherwise: two children
-                # of one thread would share a core and leave the other idle.
+                # Each process pins its threads from core 0 otherwise: two one-thread
+                # children shared one core, each taking twice as long (measured).
                 "ENABLE_CPU_PINNING": False,
             }
             if self.threads:
@@ -77,7 +77,8 @@ class OpenVINOTransformer:
         """Serve `dtype` from now on, and free the other compiled precisions."""
         self.active = self.compile(dtype)
         self.compiled = {dtype: self.active}
-        log.info("transformer compiled by OpenVINO %s in %s", openvino.__version__, dtype)
+        version = openvino.__version__.split("-")[0]
+        log.info("the transformer runs on OpenVINO %s in %s", version, HINTS[dtype])
 
     def forward(self, **features: torch.Tensor) -> dict[str, torch.Tensor]:
         outputs = self.active({name: features[name].numpy() for name in self.inputs})

@@ -108,6 +108,8 @@ def test_openvino_serves_bfloat16_where_the_cpu_has_it_and_keeps_one_compiled_mo
     with runtime.running_in(torch.float32):
         assert runtime.active is runtime.compiled[torch.float32]
     assert runtime.active is runtime.compiled[getattr(torch, served)]
+    # Prefork children pinned by OpenVINO would share core 0.
+    assert runtime.active.get_property("ENABLE_CPU_PINNING") is False
 
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
