@@ -20,6 +20,13 @@ from embedapp.settings import Settings
 from embedapp.supervise import Child, Supervisor
 
 
+def backend_named(name: str) -> tuple[str, str]:
+    """`torch-bfloat16` → (torch, bfloat16), likewise `openvino-…`; `onnx-int8` →
+    (onnx-int8, float32)."""
+    runtime, _, dtype = name.partition("-")
+    return (runtime, dtype) if runtime in ("torch", "openvino") and dtype else (name, "float32")
+
+
 @dataclass(frozen=True)
 class Config:
     """One way of running the embed workers."""

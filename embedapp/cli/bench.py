@@ -14,6 +14,7 @@ from rich.console import Console
 
 from embedapp.bench import accelerator
 from embedapp.bench.corpus import load, with_queries
+from embedapp.bench.targets import backend_named
 from embedapp.cli.support import console, settings_or_exit
 
 bench_app = typer.Typer(
@@ -57,13 +58,6 @@ def _on_a_private_stack(
 
 def _numbers(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.split(",") if part.strip())
-
-
-def _backend(name: str) -> tuple[str, str]:
-    """`torch-bfloat16` → (torch, bfloat16), likewise `openvino-…`; `onnx-int8` →
-    (onnx-int8, float32)."""
-    runtime, _, dtype = name.partition("-")
-    return (runtime, dtype) if runtime in ("torch", "openvino") and dtype else (name, "float32")
 
 
 @bench_app.callback(invoke_without_command=True)
@@ -122,7 +116,7 @@ def suite(
         concurrencies=_numbers(concurrency),
         prefetches=_numbers(prefetch),
         token_budgets=_numbers(max_batch_tokens),
-        backends=tuple(_backend(b.strip()) for b in backends.split(",") if b.strip()),
+        backends=tuple(backend_named(b.strip()) for b in backends.split(",") if b.strip()),
         peer_python=peer_python,
     )
     wide = Console(width=max(Console().width, 150))

@@ -10,8 +10,7 @@ import pytest
 from rich.console import Console
 
 from embedapp.bench.suite import Plan, Row, report, write
-from embedapp.bench.targets import Config
-from embedapp.cli.bench import _backend
+from embedapp.bench.targets import Config, backend_named
 
 
 def test_ratios_table_json_and_chart(tmp_path: Path) -> None:
@@ -99,4 +98,4 @@ def test_ratios_table_json_and_chart(tmp_path: Path) -> None:
 def test_bench_backends_are_named_runtime_then_precision(
     name: str, parsed: tuple[str, str]
 ) -> None:
-    assert _backend(name) == parsed
+    assert backend_named(name) == parsed
