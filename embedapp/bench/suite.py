@@ -63,6 +63,7 @@ class Plan:
     token_budgets: tuple[int, ...] = (2048, 4096)
     backends: tuple[tuple[str, str], ...] = (
         ("torch", "bfloat16"),
+        ("openvino", "bfloat16"),
         ("onnx", "float32"),
         ("onnx-int8", "float32"),
     )

@@ -79,7 +79,7 @@ def suite(
     ] = "2048,4096",
     backends: Annotated[
         str, typer.Option(help="Besides torch float32, end to end and quality.", metavar="LIST")
-    ] = "torch-bfloat16,onnx,onnx-int8",
+    ] = "torch-bfloat16,openvino-bfloat16,onnx,onnx-int8",
     out: Annotated[
         Path, typer.Option(help="Where result.json and result.png go.", metavar="FOLDER")
     ] = Path("bench-results"),
