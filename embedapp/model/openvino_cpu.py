@@ -42,7 +42,8 @@ class OpenVINOTransformer:
     """The model's transformer, compiled by OpenVINO, standing in for its torch forward."""
 
     def __init__(self, model: SentenceTransformer, onnx_file: Path, *, threads: int | None) -> None:
-        self.graph = openvino.Core().read_model(onnx_file)
+        self.core = openvino.Core()
+        self.graph = self.core.read_model(onnx_file)
         self.inputs = [port.get_any_name() for port in self.graph.inputs]
         self.threads = threads
         self.compiled: dict[torch.dtype, openvino.CompiledModel] = {}
@@ -61,7 +62,7 @@ class OpenVINOTransformer:
             }
             if self.threads:
                 config["INFERENCE_NUM_THREADS"] = self.threads
-            self.compiled[dtype] = openvino.Core().compile_model(self.graph, "CPU", config)
+            self.compiled[dtype] = self.core.compile_model(self.graph, "CPU", config)
         return self.compiled[dtype]
 
     @contextlib.contextmanager
