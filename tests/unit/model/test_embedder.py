@@ -1,9 +1,12 @@
+import threading
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
 from embedapp import model
+from embedapp.model.embedder import _timing_alone
 from embedapp.settings import Settings
 
 
@@ -48,3 +51,28 @@ def test_encode_keeps_the_callers_order_and_reports_progress(embedder: model.Emb
     assert cosines.min() > 0.9999
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert done == sorted(done) and done[-1] == 40 and len(done) > 1
+
+
+def test_children_take_turns_to_time_and_a_read_only_folder_does_not_stop_them(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings(_env_file=None, data_dir=tmp_path)
+    inside = threading.Event()
+
+    def other_child() -> None:
+        with _timing_alone(settings):
+            inside.set()
+
+    with _timing_alone(settings):
+        # flock is per open file: a second one, as in another child, waits for the first.
+        waiting = threading.Thread(target=other_child)
+        waiting.start()
+        assert not inside.wait(0.5)
+    assert inside.wait(5)
+    waiting.join()
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    with _timing_alone(Settings(_env_file=None, data_dir=blocked / "data")):
+        pass
+    assert "timing without taking turns" in caplog.text
