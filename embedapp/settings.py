@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     device: str = "auto"
     # torch: PyTorch. onnx / onnx-int8: ONNX Runtime on the CPU, exported from the model's
     # own files on first use (int8: dynamic quantization) and cached under data_dir/onnx.
-    # openvino: OpenVINO on the CPU, converted from the torch model in each child.
+    # openvino: OpenVINO's CPU runtime, reading that same ONNX export.
     backend: Literal["torch", "onnx", "onnx-int8", "openvino"] = "torch"
     # torch: bfloat16 (CPUs with AVX512-BF16/AMX, GPUs) or float16 (GPUs) autocast;
     # openvino: bfloat16 on such CPUs; auto: measured by each child at startup
