@@ -141,27 +141,25 @@ def export_onnx(settings: Settings, file_name: str = ONNX_FILE) -> Path:
             exported.save_pretrained(str(staging))
             os.replace(staging, folder)  # only a complete export is ever found
         if not (folder / file_name).exists():
-            log.info("quantizing %s to int8 (%s), once", settings.model_id, int8_suffix())
+            target = _quantization_target()
+            log.info("quantizing %s to int8 (%s), once", settings.model_id, target)
             model = SentenceTransformer(str(folder), backend="onnx", device="cpu")
             export_dynamic_quantized_onnx_model(
-                model,
-                _quantization_config(_quantization_target()),
-                str(folder),
-                file_suffix=int8_suffix(),
+                model, _quantization_config(target), str(folder), file_suffix=int8_suffix(target)
             )
     return folder
 
 
-def int8_suffix() -> str:
+def int8_suffix(target: str) -> str:
     """Names the int8 file by the instructions it was quantized for."""
-    return f"qint8_{_quantization_target()}_matmul"
+    return f"qint8_{target}_matmul"
 
 
 def load_onnx(settings: Settings, *, threads: int | None) -> SentenceTransformer:
     """The model on ONNX Runtime."""
     from sentence_transformers import SentenceTransformer
 
-    int8 = f"onnx/model_{int8_suffix()}.onnx"
+    int8 = f"onnx/model_{int8_suffix(_quantization_target())}.onnx"
     file_name = int8 if settings.backend == "onnx-int8" else ONNX_FILE
     folder = export_onnx(settings, file_name)
     return SentenceTransformer(
