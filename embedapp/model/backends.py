@@ -46,14 +46,17 @@ def autocast(dtype: torch.dtype, device: str) -> Callable[[], AbstractContextMan
     return lambda: torch.autocast(device_type, dtype=dtype)
 
 
-def tune_cpu(model: torch.nn.Module, settings: Settings, dtype: torch.dtype) -> str:
+def tune_cpu(model: torch.nn.Module, settings: Settings, chosen: precision.Precision) -> str:
     """Run the linear layers on the faster kernel of this CPU (EMBEDAPP_CPU_MATMUL=auto
-    times both), and warn where a lower precision turns out slower than float32."""
-    kernels = precision.cpu_kernels()
-    timings = {kernel: precision.matmul_ms(dtype, kernel) for kernel in kernels}
-    choice = min(timings, key=timings.__getitem__)
+    times both, or reuses the timings that chose the precision), and warn where a lower
+    precision turns out slower than float32."""
+    dtype = chosen.dtype
+    timed = list(dict.fromkeys([dtype, precision.FLOAT32]))
+    timings = chosen.timings or precision.kernel_timings(timed)
+    mine = {kernel: ms for (of, kernel), ms in timings.items() if of == dtype}
+    choice = min(mine, key=mine.__getitem__)
     if settings.cpu_matmul != "auto":
-        choice = settings.cpu_matmul if settings.cpu_matmul in timings else "default"
+        choice = settings.cpu_matmul if settings.cpu_matmul in mine else "default"
         if choice != settings.cpu_matmul:
             log.warning(
                 "EMBEDAPP_CPU_MATMUL=%s: this torch has no oneDNN packed linear; "
@@ -61,16 +64,15 @@ def tune_cpu(model: torch.nn.Module, settings: Settings, dtype: torch.dtype) -> 
             )  # fmt: skip
     if choice == "onednn":
         packed_linear.pack_linear_layers(model, dtype)
-    log.info("linear layers on the %s kernel: %s", choice, _ms_each(timings))
-    if dtype != torch.float32:
-        float32_ms = min(precision.matmul_ms(torch.float32, kernel) for kernel in kernels)
-        if timings[choice] > float32_ms:
-            # Seen on a VM whose CPU lists AVX512-BF16 but runs it slower than float32.
-            log.warning(
-                "EMBEDAPP_DTYPE=%s: a model-sized matrix product takes %.1f ms on this CPU "
-                "against %.1f ms in float32; float32 is faster here",
-                settings.dtype, timings[choice], float32_ms,
-            )  # fmt: skip
+    log.info("linear layers on the %s kernel: %s", choice, _ms_each(mine))
+    float32_ms = precision.fastest_ms(timings, precision.FLOAT32)
+    if dtype != precision.FLOAT32 and mine[choice] > float32_ms:
+        # Seen on a VM whose CPU lists AVX512-BF16 but runs it slower than float32.
+        log.warning(
+            "EMBEDAPP_DTYPE=%s: a model-sized matrix product takes %.1f ms on this CPU "
+            "against %.1f ms in float32; float32 is faster here",
+            settings.dtype, mine[choice], float32_ms,
+        )  # fmt: skip
     return choice
 
 

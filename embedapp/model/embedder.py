@@ -183,7 +183,7 @@ def load_embedder(settings: Settings, *, threads: int | None = None) -> Embedder
         with _timing_alone(settings):
             chosen = precision.choose(settings, device, model)
             if settings.backend == "torch" and device == "cpu":
-                backends.tune_cpu(model, settings, chosen.dtype)
+                backends.tune_cpu(model, settings, chosen)
         run_in = backends.autocast(chosen.dtype, device)
     embedder = Embedder(
         model=model,

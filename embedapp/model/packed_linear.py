@@ -68,7 +68,7 @@ def linear_ms(dtype: torch.dtype, *, packed: bool) -> float:
     context = torch.autocast("cpu", dtype=dtype) if low else contextlib.nullcontext()
     best = float("inf")
     with torch.inference_mode(), context:
-        for _ in range(5):
+        for _ in range(3):  # in each of precision.TIMING_ROUNDS
             started = time.perf_counter()
             run(tokens)
             best = min(best, time.perf_counter() - started)

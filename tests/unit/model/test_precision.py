@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import torch
 
-from embedapp.model import precision
+from embedapp.model import backends, precision
 from embedapp.settings import Settings
 
 AUTO = Settings(_env_file=None, dtype="auto")
@@ -54,6 +54,20 @@ def test_auto_keeps_float32_where_bfloat16_is_not_clearly_faster(
     assert chosen.dtype == torch.float32
     assert f"only {9.0 / low_ms:.2f}x as fast as float32 on this CPU (needs 1.3x)" in chosen.reason
     assert measured["asked"] == []  # no need to run the model
+
+
+def test_the_kernel_is_chosen_from_the_timings_that_chose_the_precision(
+    measured: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chosen = precision.choose(AUTO, "cpu", MODEL)
+    kernels = precision.cpu_kernels()
+    assert set(chosen.timings) == {(d, k) for d in (torch.float32, torch.bfloat16) for k in kernels}
+
+    def timed_again(dtype: torch.dtype, kernel: str) -> float:
+        raise AssertionError("timed twice at startup")
+
+    monkeypatch.setattr(precision, "matmul_ms", timed_again)
+    assert backends.tune_cpu(torch.nn.Linear(4, 4), AUTO, chosen) in kernels
 
 
 def test_auto_keeps_float32_where_the_vectors_disagree(measured: dict) -> None:
