@@ -2,16 +2,16 @@
 
 torch's float32 linear calls MKL's sgemm, which packs the weight again on every call. On
 a 2-core AMD EPYC VM oneDNN with the weights packed once ran the model's products 1.1-1.4x
-faster, to within 3e-6; on a CPU where MKL is at its best it may not. So the worker times
-both kernels at startup and keeps the faster (see embedapp.backends).
+faster, to within 3e-6; on an AVX2-only one MKL ran the model 1.1x faster. So the worker
+times both kernels at startup and keeps the faster (see embedapp.backends).
 
 Imported only in worker children: it pulls in torch.
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -59,17 +59,37 @@ def pack_linear_layers(module: torch.nn.Module, dtype: torch.dtype) -> int:
     return replaced
 
 
-def linear_ms(dtype: torch.dtype, *, packed: bool) -> float:
-    """Best time of a model-sized (1024 × 384) · (384 × 1536) product, in ms: torch's own
-    kernel (autocast below float32) or the packed one."""
+def products_ms(variants: Sequence[tuple[torch.dtype, bool]], rounds: int) -> list[float]:
+    """Best time of a model-sized (1024 × 384) · (384 × 1536) product for each variant
+    (dtype, packed): torch's own kernel (autocast below float32) or the packed one, in ms.
+
+    The variants take turns, one product each per round, so that a stretch of noise (another
+    child loading its model) slows them alike. Timed a few products in a row each, the one
+    timed first often lost: on an AVX2 CPU where the default kernel runs the model 1.1x
+    faster, children served on oneDNN (docs/performance.md).
+    """
     layer, tokens = torch.nn.Linear(384, 1536), torch.randn(1024, 384)
-    run: torch.nn.Module = PackedLinear(layer, dtype) if packed else layer
-    low = dtype != torch.float32 and not packed
-    context = torch.autocast("cpu", dtype=dtype) if low else contextlib.nullcontext()
-    best = float("inf")
-    with torch.inference_mode(), context:
-        for _ in range(3):  # in each of precision.TIMING_ROUNDS
-            started = time.perf_counter()
-            run(tokens)
-            best = min(best, time.perf_counter() - started)
-    return best * 1000
+    runs = [_product(layer, dtype, packed) for dtype, packed in variants]
+    best = [float("inf")] * len(runs)
+    with torch.inference_mode():
+        for _ in range(rounds):
+            for i, run in enumerate(runs):
+                started = time.perf_counter()
+                run(tokens)
+                best[i] = min(best[i], time.perf_counter() - started)
+    return [seconds * 1000 for seconds in best]
+
+
+def _product(
+    layer: torch.nn.Linear, dtype: torch.dtype, packed: bool
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    if packed:
+        return PackedLinear(layer, dtype)
+    if dtype == torch.float32:
+        return layer
+
+    def in_autocast(tokens: torch.Tensor) -> torch.Tensor:
+        with torch.autocast("cpu", dtype=dtype):
+            return layer(tokens)
+
+    return in_autocast

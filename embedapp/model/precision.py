@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SPEEDUP_NEEDED = 1.3
-TIMING_ROUNDS = 3
+TIMING_ROUNDS = 9
 AGREEMENT_NEEDED = 0.9999
 # Short and long, plain and technical: where a lower precision would drift, it shows here.
 PROBES = [
@@ -88,27 +88,16 @@ def unsupported(dtype: str, device: str) -> str | None:
     return f"{dtype} is not supported on {device}"
 
 
-def matmul_ms(dtype: torch.dtype, kernel: str) -> float:
-    """A model-sized matrix product on this CPU in `dtype` with one kernel, in ms."""
-    return packed_linear.linear_ms(dtype, packed=kernel == "onednn")
-
-
 def cpu_kernels() -> list[str]:
     return ["default", "onednn"] if packed_linear.available() else ["default"]
 
 
 def kernel_timings(dtypes: Sequence[torch.dtype]) -> KernelTimings:
-    """Each dtype on each kernel, timed in turn for TIMING_ROUNDS rounds; the best of each.
-    Timed once each, whichever went first lost: a process's first products run slow (15.8
-    ms, then 12.5), and an AVX2 CPU served its children on oneDNN, whose model ran 1.1x
-    slower than on the default kernel (measured in docs/performance.md)."""
-    best: KernelTimings = {}
-    for _ in range(TIMING_ROUNDS):
-        for dtype in dtypes:
-            for kernel in cpu_kernels():
-                ms = matmul_ms(dtype, kernel)
-                best[dtype, kernel] = min(best.get((dtype, kernel), ms), ms)
-    return best
+    """The best ms of a model-sized product in each dtype on each kernel, all taking turns
+    (packed_linear.products_ms)."""
+    timed = [(dtype, kernel) for dtype in dtypes for kernel in cpu_kernels()]
+    variants = [(dtype, kernel == "onednn") for dtype, kernel in timed]
+    return dict(zip(timed, packed_linear.products_ms(variants, TIMING_ROUNDS), strict=True))
 
 
 def fastest_ms(timings: KernelTimings, dtype: torch.dtype) -> float:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,16 @@ from embedapp.settings import Settings
 
 NO_MODEL: Any = None  # an explicit dtype is taken without running the model
 FLOAT32_ASKED = precision.Precision(precision.FLOAT32, "EMBEDAPP_DTYPE")
+
+
+def _fake_timings(monkeypatch: pytest.MonkeyPatch, ms: Callable[[Any, str], float]) -> None:
+    """The startup timings, faked: `ms(dtype, kernel)` for each."""
+    monkeypatch.setattr(
+        precision,
+        "kernel_timings",
+        lambda dtypes: {(d, k): ms(d, k) for d in dtypes for k in precision.cpu_kernels()},
+    )
+
 
 TEXTS = [
     "Qdrant stores vectors.",
@@ -166,31 +176,28 @@ def test_the_cpu_kernel_is_the_faster_unless_one_is_asked_for(
     import torch
 
     times = {"default": default_ms, "onednn": onednn_ms}
-    monkeypatch.setattr(precision, "matmul_ms", lambda dtype, kernel: times[kernel])
+    _fake_timings(monkeypatch, lambda dtype, kernel: times[kernel])
     layers = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU())
     settings = Settings(_env_file=None, cpu_matmul=asked)
     assert backends.tune_cpu(layers, settings, FLOAT32_ASKED) == chosen
     assert isinstance(layers[0], PackedLinear) == (chosen == "onednn")
 
 
-def test_a_process_slow_first_products_do_not_decide_the_kernel(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # Measured on an AVX2 CPU: a process's first products took 15.8 ms on the default
-    # kernel, its later ones 12.5, against 14.1 on oneDNN. Timed once each, oneDNN won.
+def test_the_kernels_take_turns_one_product_each() -> None:
+    # Timed a few products in a row each, the kernel timed first often lost: a stretch of
+    # noise (another child loading) fell on it alone.
     import torch
 
-    steady, timed = {"default": 12.5, "onednn": 14.1}, []
-
-    def matmul_ms(dtype: Any, kernel: str) -> float:
-        timed.append(kernel)
-        return 15.8 if len(timed) == 1 else steady[kernel]
-
-    monkeypatch.setattr(precision, "matmul_ms", matmul_ms)
-    monkeypatch.setattr(packed_linear, "available", lambda: True)
-    layers = torch.nn.Sequential(torch.nn.Linear(4, 4))
-    assert backends.tune_cpu(layers, Settings(_env_file=None), FLOAT32_ASKED) == "default"
-    assert timed == ["default", "onednn"] * precision.TIMING_ROUNDS  # in turn, each round
+    ran: list[str] = []
+    linear, packed = torch.nn.Linear.forward, PackedLinear.forward
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            torch.nn.Linear, "forward", lambda m, x: ran.append("default") or linear(m, x)
+        )
+        patch.setattr(PackedLinear, "forward", lambda m, x: ran.append("onednn") or packed(m, x))
+        timings = packed_linear.products_ms([(torch.float32, False), (torch.float32, True)], 3)
+    assert ran == ["default", "onednn"] * 3
+    assert all(0 < ms < 1000 for ms in timings)
 
 
 def test_onednn_asked_for_where_torch_lacks_it_says_so_and_runs_the_default(
@@ -199,7 +206,7 @@ def test_onednn_asked_for_where_torch_lacks_it_says_so_and_runs_the_default(
     import torch
 
     monkeypatch.setattr(packed_linear, "available", lambda: False)
-    monkeypatch.setattr(precision, "matmul_ms", lambda dtype, kernel: 5.0)
+    _fake_timings(monkeypatch, lambda dtype, kernel: 5.0)
     layer = torch.nn.Linear(4, 4)
     with caplog.at_level("WARNING"):
         chosen = backends.tune_cpu(
@@ -230,9 +237,7 @@ def test_bfloat16_slower_than_float32_on_this_cpu_says_so(
     import torch
 
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
-    monkeypatch.setattr(
-        precision, "matmul_ms", lambda dtype, kernel: 14.0 if dtype == torch.bfloat16 else 8.5
-    )
+    _fake_timings(monkeypatch, lambda dtype, kernel: 14.0 if dtype == torch.bfloat16 else 8.5)
     settings = Settings(_env_file=None, dtype="bfloat16")
     chosen = precision.choose(settings, "cpu", NO_MODEL)
     with caplog.at_level("WARNING"):
@@ -242,15 +247,18 @@ def test_bfloat16_slower_than_float32_on_this_cpu_says_so(
         assert torch.get_autocast_dtype("cpu") == torch.bfloat16
 
 
-@pytest.mark.parametrize("kernel", ["default", "onednn"])
-def test_a_matmul_is_timed_in_each_dtype(kernel: str) -> None:
+def test_a_product_is_timed_in_each_dtype_on_each_kernel() -> None:
     import torch
 
-    assert 0 < precision.matmul_ms(torch.float32, kernel) < 1000
     # oneDNN's bfloat16 path needs the instructions (choose never asks for it without
     # them); torch's default kernel emulates bfloat16 anywhere.
-    if kernel == "default" or torch.ops.mkldnn._is_mkldnn_bf16_supported():
-        assert 0 < precision.matmul_ms(torch.bfloat16, kernel) < 1000
+    has_bf16 = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    dtypes = [torch.float32, torch.bfloat16] if has_bf16 else [torch.float32]
+    timings = precision.kernel_timings(dtypes)
+    assert set(timings) == {(d, k) for d in dtypes for k in precision.cpu_kernels()}
+    assert all(0 < ms < 1000 for ms in timings.values())
+    (emulated,) = packed_linear.products_ms([(torch.bfloat16, False)], rounds=1)
+    assert 0 < emulated < 1000
 
 
 def test_float16_is_refused_on_cpu_and_used_on_cuda(caplog: pytest.LogCaptureFixture) -> None:

@@ -23,11 +23,12 @@ def measured(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     facts: dict[str, Any] = {"float32_ms": 9.0, "low_ms": 2.5, "cosine": 0.99995, "asked": []}
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
-    monkeypatch.setattr(
-        precision,
-        "matmul_ms",
-        lambda dtype, kernel: facts["float32_ms"] if dtype == torch.float32 else facts["low_ms"],
-    )
+
+    def kernel_timings(dtypes: list[torch.dtype]) -> precision.KernelTimings:
+        ms = {torch.float32: facts["float32_ms"]}
+        return {(d, k): ms.get(d, facts["low_ms"]) for d in dtypes for k in precision.cpu_kernels()}
+
+    monkeypatch.setattr(precision, "kernel_timings", kernel_timings)
 
     def agreement(model: Any, dtype: torch.dtype, device: str, run_in: Any = None) -> float:
         facts["asked"].append((dtype, device))
@@ -63,10 +64,10 @@ def test_the_kernel_is_chosen_from_the_timings_that_chose_the_precision(
     kernels = precision.cpu_kernels()
     assert set(chosen.timings) == {(d, k) for d in (torch.float32, torch.bfloat16) for k in kernels}
 
-    def timed_again(dtype: torch.dtype, kernel: str) -> float:
+    def timed_again(dtypes: list[torch.dtype]) -> precision.KernelTimings:
         raise AssertionError("timed twice at startup")
 
-    monkeypatch.setattr(precision, "matmul_ms", timed_again)
+    monkeypatch.setattr(precision, "kernel_timings", timed_again)
     assert backends.tune_cpu(torch.nn.Linear(4, 4), AUTO, chosen) in kernels
 
 
