@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from embedapp import model
-from embedapp.model.embedder import _timing_alone
+from embedapp.model import embedder as embedder_module
+from embedapp.model.embedder import _taking_turns
 from embedapp.settings import Settings
 
 
@@ -53,17 +54,17 @@ def test_encode_keeps_the_callers_order_and_reports_progress(embedder: model.Emb
     assert done == sorted(done) and done[-1] == 40 and len(done) > 1
 
 
-def test_children_take_turns_to_time_and_a_read_only_folder_does_not_stop_them(
+def test_children_take_turns_to_start_and_a_read_only_folder_does_not_stop_them(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = Settings(_env_file=None, data_dir=tmp_path)
     inside = threading.Event()
 
     def other_child() -> None:
-        with _timing_alone(settings):
+        with _taking_turns(settings):
             inside.set()
 
-    with _timing_alone(settings):
+    with _taking_turns(settings):
         # flock is per open file: a second one, as in another child, waits for the first.
         waiting = threading.Thread(target=other_child)
         waiting.start()
@@ -73,6 +74,33 @@ def test_children_take_turns_to_time_and_a_read_only_folder_does_not_stop_them(
 
     blocked = tmp_path / "a-file"
     blocked.write_text("")
-    with _timing_alone(Settings(_env_file=None, data_dir=blocked / "data")):
+    with _taking_turns(Settings(_env_file=None, data_dir=blocked / "data")):
         pass
-    assert "timing without taking turns" in caplog.text
+    assert "starting without taking turns" in caplog.text
+
+
+def test_a_child_loads_its_model_only_in_its_turn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Timed while the others loaded their models, a child served the slower kernel.
+    import transformers  # noqa: F401 (imported already: the wait below is for the turn alone)
+
+    settings = Settings(_env_file=None, data_dir=tmp_path, device="cpu")
+    loading = threading.Event()
+
+    def load_model(*args: Any, **kwargs: Any) -> Any:
+        loading.set()
+        raise RuntimeError("loaded: enough for this test")
+
+    monkeypatch.setattr(embedder_module, "_load_model", load_model)
+
+    def other_child() -> None:
+        with pytest.raises(RuntimeError, match="enough for this test"):
+            model.load_embedder(settings)
+
+    with _taking_turns(settings):
+        starting = threading.Thread(target=other_child)
+        starting.start()
+        assert not loading.wait(0.5)
+    assert loading.wait(5)
+    starting.join()
