@@ -162,6 +162,8 @@ def test_packed_linear_matches_nn_linear_on_any_batch_shape() -> None:
     [
         ("auto", 9.0, 6.0, "onednn"),
         ("auto", 6.0, 9.0, "default"),
+        # Measured while the other worker started: not clearly faster, so not worth a change.
+        ("auto", 15.9, 15.4, "default"),
         ("default", 9.0, 6.0, "default"),
         ("onednn", 6.0, 9.0, "onednn"),
     ],
