@@ -1,4 +1,5 @@
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -64,13 +65,7 @@ def test_children_take_turns_to_start_and_a_read_only_folder_does_not_stop_them(
         with _taking_turns(settings):
             inside.set()
 
-    with _taking_turns(settings):
-        # flock is per open file: a second one, as in another child, waits for the first.
-        waiting = threading.Thread(target=other_child)
-        waiting.start()
-        assert not inside.wait(0.5)
-    assert inside.wait(5)
-    waiting.join()
+    _waits_for_its_turn(settings, other_child, inside)
 
     blocked = tmp_path / "a-file"
     blocked.write_text("")
@@ -98,9 +93,18 @@ def test_a_child_loads_its_model_only_in_its_turn(
         with pytest.raises(RuntimeError, match="enough for this test"):
             model.load_embedder(settings)
 
+    _waits_for_its_turn(settings, other_child, loading)
+
+
+def _waits_for_its_turn(
+    settings: Settings, other_child: Callable[[], None], started: threading.Event
+) -> None:
+    """`other_child`, run while this test holds the turn, sets `started` only once the turn
+    is released."""
     with _taking_turns(settings):
-        starting = threading.Thread(target=other_child)
-        starting.start()
-        assert not loading.wait(0.5)
-    assert loading.wait(5)
-    starting.join()
+        # flock is per open file: a second one, as in another child, waits for the first.
+        child = threading.Thread(target=other_child)
+        child.start()
+        assert not started.wait(0.5)
+    assert started.wait(5)
+    child.join()
