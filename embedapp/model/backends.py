@@ -53,9 +53,9 @@ PACKED_SPEEDUP_NEEDED = 1.05
 
 
 def tune_cpu(model: torch.nn.Module, settings: Settings, chosen: precision.Precision) -> str:
-    """Run the linear layers on the faster kernel of this CPU (EMBEDAPP_CPU_MATMUL=auto
-    times both, or reuses the timings that chose the precision), and warn where a lower
-    precision turns out slower than float32."""
+    """Run the linear layers on oneDNN where it is clearly the faster kernel of this CPU,
+    else on torch's own (EMBEDAPP_CPU_MATMUL=auto times both, or reuses the timings that
+    chose the precision), and warn where a lower precision turns out slower than float32."""
     dtype = chosen.dtype
     timed = list(dict.fromkeys([dtype, precision.FLOAT32]))
     timings = chosen.timings or precision.kernel_timings(timed)
