@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,18 +18,10 @@ from embedapp import model
 from embedapp.model import backends, packed_linear, precision
 from embedapp.model.packed_linear import PackedLinear
 from embedapp.settings import Settings
+from tests.unit.model.timings import fake_timings
 
 NO_MODEL: Any = None  # an explicit dtype is taken without running the model
 FLOAT32_ASKED = precision.Precision(precision.FLOAT32, "EMBEDAPP_DTYPE")
-
-
-def _fake_timings(monkeypatch: pytest.MonkeyPatch, ms: Callable[[Any, str], float]) -> None:
-    """The startup timings, faked: `ms(dtype, kernel)` for each."""
-    monkeypatch.setattr(
-        precision,
-        "kernel_timings",
-        lambda dtypes: {(d, k): ms(d, k) for d in dtypes for k in precision.cpu_kernels()},
-    )
 
 
 TEXTS = [
@@ -178,7 +170,7 @@ def test_the_cpu_kernel_is_the_faster_unless_one_is_asked_for(
     import torch
 
     times = {"default": default_ms, "onednn": onednn_ms}
-    _fake_timings(monkeypatch, lambda dtype, kernel: times[kernel])
+    fake_timings(monkeypatch, lambda dtype, kernel: times[kernel])
     layers = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU())
     settings = Settings(_env_file=None, cpu_matmul=asked)
     assert backends.tune_cpu(layers, settings, FLOAT32_ASKED) == chosen
@@ -208,7 +200,7 @@ def test_onednn_asked_for_where_torch_lacks_it_says_so_and_runs_the_default(
     import torch
 
     monkeypatch.setattr(packed_linear, "available", lambda: False)
-    _fake_timings(monkeypatch, lambda dtype, kernel: 5.0)
+    fake_timings(monkeypatch, lambda dtype, kernel: 5.0)
     layer = torch.nn.Linear(4, 4)
     with caplog.at_level("WARNING"):
         chosen = backends.tune_cpu(
@@ -239,7 +231,7 @@ def test_bfloat16_slower_than_float32_on_this_cpu_says_so(
     import torch
 
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
-    _fake_timings(monkeypatch, lambda dtype, kernel: 14.0 if dtype == torch.bfloat16 else 8.5)
+    fake_timings(monkeypatch, lambda dtype, kernel: 14.0 if dtype == torch.bfloat16 else 8.5)
     settings = Settings(_env_file=None, dtype="bfloat16")
     chosen = precision.choose(settings, "cpu", NO_MODEL)
     with caplog.at_level("WARNING"):

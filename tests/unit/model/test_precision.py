@@ -12,6 +12,7 @@ import torch
 
 from embedapp.model import backends, precision
 from embedapp.settings import Settings
+from tests.unit.model.timings import fake_timings
 
 AUTO = Settings(_env_file=None, dtype="auto")
 MODEL: Any = object()  # never run: agreement is faked
@@ -23,12 +24,10 @@ def measured(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     facts: dict[str, Any] = {"float32_ms": 9.0, "low_ms": 2.5, "cosine": 0.99995, "asked": []}
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
-
-    def kernel_timings(dtypes: list[torch.dtype]) -> precision.KernelTimings:
-        ms = {torch.float32: facts["float32_ms"]}
-        return {(d, k): ms.get(d, facts["low_ms"]) for d in dtypes for k in precision.cpu_kernels()}
-
-    monkeypatch.setattr(precision, "kernel_timings", kernel_timings)
+    fake_timings(
+        monkeypatch,
+        lambda dtype, kernel: facts["float32_ms"] if dtype == torch.float32 else facts["low_ms"],
+    )
 
     def agreement(model: Any, dtype: torch.dtype, device: str, run_in: Any = None) -> float:
         facts["asked"].append((dtype, device))
