@@ -115,7 +115,9 @@ def agreement(
     unless `run_in` says otherwise)."""
 
     def vectors() -> np.ndarray:
-        return model.encode(PROBES, normalize_embeddings=True, convert_to_numpy=True)
+        return model.encode(
+            PROBES, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
 
     reference = vectors()
     with (run_in or autocast_in(device))(dtype):

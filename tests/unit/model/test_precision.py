@@ -145,3 +145,18 @@ def test_the_agreement_probe_runs_the_lower_precision_where_it_is_told() -> None
 
     assert precision.agreement(Model(), torch.bfloat16, "cpu", run_in) == pytest.approx(1.0)  # type: ignore[arg-type]
     assert entered == [torch.bfloat16]
+
+
+def test_the_agreement_probe_writes_no_progress_bars_into_a_workers_log(
+    tmp_path: Any, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # A worker logs at INFO, where sentence-transformers draws a bar per encode call: six
+    # "Batches: 0%" lines, logged as warnings, per child at each start.
+    from sentence_transformers import SentenceTransformer
+
+    from tests.tiny_model import build_tiny_model
+
+    model = SentenceTransformer(str(build_tiny_model(tmp_path)), device="cpu")
+    caplog.set_level("INFO")
+    precision.agreement(model, torch.bfloat16, "cpu")
+    assert "Batches" not in capfd.readouterr().err
