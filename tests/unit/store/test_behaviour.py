@@ -63,6 +63,13 @@ def test_point_ids_are_deterministic_per_collection_document_and_chunk() -> None
     )
 
 
+def test_point_ids_never_change() -> None:
+    # Stored points carry these ids: a different id for the same document would duplicate it.
+    assert point_id("docs", "a") == "02bd3280-4ae1-5885-b3bd-b3fa5a51f0de"
+    assert point_id("docs", "a", 0) == "e22ba1c8-c158-5ecb-930f-ad733a0a927e"
+    assert point_id("café", 'x#0"é', 3) == "4db8822c-69a0-5c84-a5b1-054fa20b9002"
+
+
 def test_upserting_the_same_documents_twice_keeps_one_point_each(store: VectorStore) -> None:
     for _ in range(2):
         store.upsert("c", [_point("a", [1, 0, 0]), _point("b", [0, 1, 0])])
