@@ -1,10 +1,12 @@
 """EMBEDAPP_DTYPE=auto: each child measures, and keeps a lower precision only where it is
-clearly faster and its vectors agree with float32 (timings and agreement faked here)."""
+clearly faster and its vectors agree with float32 (timings faked here, and the agreement too
+where the probe itself is not what is tested)."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -148,7 +150,7 @@ def test_the_agreement_probe_runs_the_lower_precision_where_it_is_told() -> None
 
 
 def test_the_agreement_probe_writes_no_progress_bars_into_a_workers_log(
-    tmp_path: Any, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
 ) -> None:
     # A worker logs at INFO, where sentence-transformers draws a bar per encode call: six
     # "Batches: 0%" lines, logged as warnings, per child at each start.
