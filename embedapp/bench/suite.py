@@ -286,7 +286,8 @@ def write(result: dict[str, Any], out: Path) -> tuple[Path, Path]:
     )
     axes.invert_yaxis()
     axes.set_xlabel("documents per second (higher is better)")
-    axes.set_title(
+    # Over the whole picture: over the bars alone, a host's long name ran off its right edge.
+    figure.suptitle(
         "embedapp bench: "
         + title(result["corpus"], result["documents"], result["machine"]).replace("; ", "\n")
     )

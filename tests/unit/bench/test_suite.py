@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
@@ -84,6 +85,29 @@ def test_ratios_table_json_and_chart(tmp_path: Path) -> None:
     json_path, png_path = write(result, tmp_path)
     assert json.loads(json_path.read_text())["ratios"] == result["ratios"]
     assert png_path.read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_charts_title_fits_in_the_picture(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import matplotlib.pyplot as plt
+
+    drawn: list[Any] = []
+    monkeypatch.setattr(plt, "close", drawn.append)
+    machine = {"cores": 2, "cpu": "Intel(R) Xeon(R) Platinum 8480+",
+               "instructions": ["avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16"]}
+    rows = [{"name": "SentenceTransformer.encode(batch_size=32) on embedapp's CPU kernels",
+             "kind": "in-process", "docs_per_s": 100.0}]  # fmt: skip
+    write({"corpus": "docstrings", "documents": 2000, "machine": machine, "rows": rows}, tmp_path)
+
+    (figure,) = drawn
+    renderer = figure.canvas.get_renderer()
+    (axes,) = figure.axes
+    titles = [t for t in (*figure.texts, *axes.texts, axes.title) if t.get_text()]
+    assert titles
+    for text in titles:
+        box = text.get_window_extent(renderer)
+        assert figure.bbox.x0 <= box.x0 and box.x1 <= figure.bbox.x1, text.get_text()
 
 
 @pytest.mark.parametrize(
