@@ -94,10 +94,18 @@ def test_the_charts_title_fits_in_the_picture(
 
     drawn: list[Any] = []
     monkeypatch.setattr(plt, "close", drawn.append)
-    machine = {"cores": 2, "cpu": "Intel(R) Xeon(R) Platinum 8480+",
-               "instructions": ["avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16"]}
-    rows = [{"name": "SentenceTransformer.encode(batch_size=32) on embedapp's CPU kernels",
-             "kind": "in-process", "docs_per_s": 100.0}]  # fmt: skip
+    machine = {
+        "cores": 2,
+        "cpu": "Intel(R) Xeon(R) Platinum 8480+",
+        "instructions": ["avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16"],
+    }
+    rows = [
+        {
+            "name": "SentenceTransformer.encode(batch_size=32) on embedapp's CPU kernels",
+            "kind": "in-process",
+            "docs_per_s": 100.0,
+        }
+    ]
     write({"corpus": "docstrings", "documents": 2000, "machine": machine, "rows": rows}, tmp_path)
 
     (figure,) = drawn
