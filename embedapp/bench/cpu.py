@@ -2,34 +2,27 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import re
 import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from embedapp.model import hardware
+
 TICKS = os.sysconf("SC_CLK_TCK")
 # Services outside the stack that every document also passes through.
 SERVICES = {"rabbitmq": "beam.smp", "redis": "redis-server"}
-# The instructions the figures depend on most (bfloat16 is fast only with the last three).
-INSTRUCTIONS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16")
 
 
 def machine() -> dict[str, Any]:
     """What a run was measured on: the same figures differ 2x between hosts of one kind."""
-    info = ""
-    with contextlib.suppress(OSError):
-        info = Path("/proc/cpuinfo").read_text()
-    model = re.search(r"^model name\s*:\s*(.+)$", info, re.MULTILINE)
-    flags = re.search(r"^flags\s*:\s*(.+)$", info, re.MULTILINE)
-    found = set(flags.group(1).split()) if flags else set()
+    found = hardware.cpu()
     return {
         "cores": os.cpu_count(),
         "python": sys.version.split()[0],
-        "cpu": model.group(1).strip() if model else "unknown",
-        "instructions": [name for name in INSTRUCTIONS if name in found],
+        "cpu": found.name,
+        "instructions": found.instructions,
     }
 
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from embedapp.model import files, packed_linear, precision
+from embedapp.model import files, hardware, packed_linear, precision
 from embedapp.settings import Settings
 
 if TYPE_CHECKING:
@@ -91,9 +91,7 @@ def _quantization_target() -> str:
     """sentence-transformers' dynamic int8 configuration for this CPU."""
     if platform.machine().lower() in ("aarch64", "arm64"):
         return "arm64"
-    flags = ""
-    with contextlib.suppress(OSError):
-        flags = Path("/proc/cpuinfo").read_text()
+    flags = hardware.cpu().flags
     if "avx512_vnni" in flags:
         return "avx512_vnni"
     return "avx512" if "avx512f" in flags else "avx2"
