@@ -171,16 +171,24 @@ def load_embedder(settings: Settings, *, threads: int | None = None) -> Embedder
     device = pick_device(settings.device)
     with _taking_turns(settings):
         model, device = _load_model(settings, device, threads=threads)
+        fingerprint = files.fingerprint(settings.model_source)
+        measured_under = precision.conditions(settings, device, fingerprint)
         if settings.backend == "openvino":
             from embedapp.model.openvino_cpu import OpenVINOTransformer
 
             onnx_file = backends.export_onnx(settings) / backends.ONNX_FILE
             runtime = OpenVINOTransformer(model, onnx_file, threads=threads)
-            chosen = precision.choose(settings, device, model, runtime.running_in)
+            chosen = precision.remembered(
+                settings,
+                measured_under,
+                lambda: precision.choose(settings, device, model, runtime.running_in),
+            )
             runtime.use(chosen.dtype)
             run_in = contextlib.nullcontext  # OpenVINO runs its own precision
         else:
-            chosen = precision.choose(settings, device, model)
+            chosen = precision.remembered(
+                settings, measured_under, lambda: precision.choose(settings, device, model)
+            )
             if settings.backend == "torch" and device == "cpu":
                 backends.tune_cpu(model, settings, chosen)
             run_in = backends.autocast(chosen.dtype, device)
@@ -192,7 +200,7 @@ def load_embedder(settings: Settings, *, threads: int | None = None) -> Embedder
             max_batch_tokens=settings.max_batch_tokens,
             precision=run_in,
             precision_name="int8" if settings.backend == "onnx-int8" else chosen.name,
-            fingerprint=files.fingerprint(settings.model_source),
+            fingerprint=fingerprint,
         )
         embedder.encode(["warm up the kernels and the tokenizer"])
     log.info(

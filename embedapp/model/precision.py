@@ -6,21 +6,34 @@ product at least SPEEDUP_NEEDED times faster in bfloat16 than in float32 (on the
 kernel of each), and on every device the model's vectors for a fixed probe set must agree
 with float32 to a mean cosine of at least AGREEMENT_NEEDED; otherwise float32.
 
+The first child on a machine measures, and keeps its decision under data_dir/precision for
+the children after it (both lanes, and every restart): measured one by one on a busy
+machine, the two children of one service chose bfloat16 and float32, and stored vectors of
+both in one collection. Another model, backend, torch, OpenVINO, CPU, GPU or thread count
+measures again; so does deleting the file.
+
 Imported only in worker children: it pulls in torch.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+import pydantic
 import torch
 
-from embedapp.model import packed_linear
+from embedapp.model import hardware, packed_linear
 from embedapp.settings import Settings
 
 if TYPE_CHECKING:
@@ -63,10 +76,16 @@ class Precision:
 
     @property
     def name(self) -> str:
-        return str(self.dtype).removeprefix("torch.")
+        return dtype_name(self.dtype)
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
 
 
 FLOAT32 = torch.float32
+# The backends `auto` measures a lower precision on (ONNX Runtime's is in the backend's name).
+LOWER_PRECISION_BACKENDS = ("torch", "openvino")
 # What runs the model in a precision for a while: torch's autocast, or another runtime's own.
 RunIn = Callable[[torch.dtype], AbstractContextManager[object]]
 
@@ -130,7 +149,7 @@ def choose(
 ) -> Precision:
     """The precision for this child's model (auto: measured here, now, with the model run
     by `run_in` where torch's autocast does not run it)."""
-    if settings.backend not in ("torch", "openvino"):
+    if settings.backend not in LOWER_PRECISION_BACKENDS:
         return Precision(FLOAT32, f"the {settings.backend} backend")
     if settings.dtype != "auto":
         reason = unsupported(settings.dtype, device)
@@ -166,3 +185,78 @@ def choose(
             timings,
         )
     return Precision(lower, f"auto: {measured}mean cosine {cosine:.6f} to float32", timings)
+
+
+DtypeName = Literal["float32", "bfloat16", "float16"]
+
+
+class Kept(pydantic.BaseModel):
+    """A child's `auto` decision as data_dir/precision keeps it for the children after it."""
+
+    conditions: dict[str, str]
+    dtype: DtypeName
+    reason: str
+    timings: list[tuple[DtypeName, str, float]]  # (dtype, kernel, ms)
+    measured_at: datetime
+    pid: int
+
+    def precision(self, path: Path) -> Precision:
+        return Precision(
+            getattr(torch, self.dtype),
+            f"{self.reason}; measured by pid {self.pid} at "
+            f"{self.measured_at:%Y-%m-%d %H:%M:%S} UTC, kept in {path}",
+            {(getattr(torch, of), kernel): ms for of, kernel, ms in self.timings},
+        )
+
+
+def conditions(settings: Settings, device: str, fingerprint: str) -> dict[str, str]:
+    """What an `auto` decision depends on: another value of any of these measures again."""
+    found = {
+        "model": fingerprint,
+        "backend": settings.backend,
+        "device": device,
+        "hardware": torch.cuda.get_device_name(device)
+        if device.startswith("cuda")
+        else f"{hardware.cpu().name} ({' '.join(hardware.cpu().instructions)})",
+        "torch": torch.__version__,
+        "threads": str(torch.get_num_threads()),
+    }
+    if settings.backend == "openvino":
+        found["openvino"] = metadata.version("openvino")
+    return found
+
+
+def remembered(
+    settings: Settings, measured_under: dict[str, str], measure: Callable[[], Precision]
+) -> Precision:
+    """The decision kept for these conditions, or `measure()`'s, then kept. Children starting
+    together call this one at a time (embedder._taking_turns)."""
+    if settings.dtype != "auto" or settings.backend not in LOWER_PRECISION_BACKENDS:
+        return measure()  # nothing to measure: the settings decide
+    key = hashlib.sha256(json.dumps(measured_under, sort_keys=True).encode()).hexdigest()
+    path = settings.data_dir / "precision" / f"{key[:16]}.json"
+    try:
+        kept = Kept.model_validate_json(path.read_bytes())
+        if kept.conditions == measured_under:
+            return kept.precision(path)
+    except FileNotFoundError:
+        pass
+    except (OSError, pydantic.ValidationError) as exc:
+        log.warning("measuring the precision again: %s is unreadable (%s)", path, exc)
+    chosen = measure()
+    kept = Kept(
+        conditions=measured_under,
+        dtype=chosen.name,
+        reason=chosen.reason,
+        timings=[(dtype_name(of), kernel, ms) for (of, kernel), ms in chosen.timings.items()],
+        measured_at=datetime.now(UTC),
+        pid=os.getpid(),
+    )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        written = path.with_suffix(f".{os.getpid()}.tmp")
+        written.write_text(kept.model_dump_json(indent=2))
+        written.replace(path)  # whole or not at all, whoever reads it
+    except OSError as exc:
+        log.warning("the precision measured here is not kept for the next child: %s", exc)
+    return chosen

@@ -1,6 +1,6 @@
 """The CPU runtimes beside torch (EMBEDAPP_BACKEND=openvino, onnx-int8) behind real celery
 workers: the prefork children of both lanes start together and share one ONNX export, both
-lanes embed with the backend, and every vector records the precision it was made in."""
+lanes embed with the backend in one precision, and every vector records it."""
 
 from __future__ import annotations
 
@@ -44,5 +44,10 @@ def test_a_cpu_backend_serves_both_lanes_with_the_models_vectors(
         log = service.log_text()
     # One child per lane, each on the backend, each saying which precision and why.
     assert log.count(f"backend {backend}, {card['precision']} (") == 2
+    # The first measured and kept its decision, the second served it: measured one by one
+    # on a busy machine, the lanes chose bfloat16 and float32.
+    if backend == "openvino":
+        (kept,) = (tmp_path / "precision").glob("*.json")
+        assert log.count(f"kept in {kept};") == 1
     if backend == "onnx-int8":
         assert card["precision"] == "int8"

@@ -1,5 +1,6 @@
 """Both engines under one fixture: Qdrant Edge (the embedded default) and qdrant-client, here
-in local mode, which speaks a Qdrant server's API."""
+in local mode, which speaks a Qdrant server's API; and a data folder of its own for each test
+that does not name one."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +11,14 @@ from embedapp.settings import Settings
 from embedapp.store import VectorStore, open_store
 
 ENGINES = ["edge", "local"]
+
+
+@pytest.fixture(autouse=True)
+def _own_data_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Never the user's: a test's faked precision kept there would be served by the next run.
+    monkeypatch.setenv("EMBEDAPP_DATA_DIR", str(tmp_path_factory.mktemp("data")))
 
 
 def settings(tmp_path: Path, engine: str) -> Settings:

@@ -48,9 +48,15 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def reference() -> np.ndarray:
+def reference(tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:
     """torch float32 on its own kernels (explicitly: auto picks bfloat16 where it is faster)."""
-    settings = Settings(_env_file=None, device="cpu", dtype="float32", cpu_matmul="default")
+    settings = Settings(
+        _env_file=None,
+        data_dir=tmp_path_factory.mktemp("data"),
+        device="cpu",
+        dtype="float32",
+        cpu_matmul="default",
+    )
     return model.load_embedder(settings, threads=1).encode(TEXTS)
 
 

@@ -38,8 +38,10 @@ def test_content_hash_depends_on_text_and_model() -> None:
 
 
 @pytest.fixture(scope="module")
-def embedder() -> model.Embedder:
-    return model.load_embedder(Settings(_env_file=None, batch_size=4, device="cpu"), threads=1)
+def embedder(tmp_path_factory: pytest.TempPathFactory) -> model.Embedder:
+    data_dir = tmp_path_factory.mktemp("data")
+    settings = Settings(_env_file=None, data_dir=data_dir, batch_size=4, device="cpu")
+    return model.load_embedder(settings, threads=1)
 
 
 def test_encode_keeps_the_callers_order_and_reports_progress(embedder: model.Embedder) -> None:

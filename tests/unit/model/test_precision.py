@@ -1,4 +1,4 @@
-"""EMBEDAPP_DTYPE=auto: each child measures, and keeps a lower precision only where it is
+"""EMBEDAPP_DTYPE=auto: a child measures, and keeps a lower precision only where it is
 clearly faster and its vectors agree with float32 (timings faked here, and the agreement too
 where the probe itself is not what is tested)."""
 
