@@ -21,12 +21,16 @@ from tests.workers import active_tasks
 
 pytestmark = pytest.mark.integration
 
+# Each try must outlast the seconds it takes to find its child and kill it (an inspect
+# round trip or more): at 500 texts of ~65 tokens a try took 2.0 s on a CPU with AMX, and
+# one in five succeeded before its kill. Texts of ~230 tokens (the model's window is 256),
+# in one job (larger ones are split).
 POISON_DOCS = 500
 
 
 def _docs(n: int, prefix: str) -> list[dict[str, Any]]:
     return [
-        {"id": f"{prefix}-{i}", "text": f"{prefix} document {i}: " + "some words " * 30}
+        {"id": f"{prefix}-{i}", "text": f"{prefix} document {i}: " + "some words " * 110}
         for i in range(n)
     ]
 
